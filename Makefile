@@ -1,0 +1,41 @@
+# Two commands do everything: `make run` (Penny on the embedded defaults) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUN_PKGS := espeak-ng libportaudio2 libsndfile1
+TEST_PKGS := $(RUN_PKGS) sox chromium chromium-driver
+
+.PHONY: run test setup setup-dev bench lock clean
+
+run: setup
+	$(BIN)/penny serve
+
+test: setup-dev
+	$(BIN)/python -m pytest -q
+
+bench: setup-dev
+	$(BIN)/penny bench --quick
+
+setup: $(VENV)/.installed
+setup-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@bash scripts/system-deps.sh $(RUN_PKGS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	@bash scripts/system-deps.sh $(TEST_PKGS)
+	$(BIN)/python -m pip install -r requirements-dev.txt
+	touch $@
+
+# Re-pin after editing requirements*.in.
+lock:
+	$(BIN)/pip-compile -q --strip-extras -o requirements.txt requirements.in
+	$(BIN)/pip-compile -q --strip-extras -o requirements-dev.txt requirements-dev.in
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,2 @@
+"""Penny: a private, local-first voice assistant."""
+__version__ = "0.1.0"

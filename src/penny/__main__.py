@@ -1,0 +1,3 @@
+from penny.cli import main
+
+main()

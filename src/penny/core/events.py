@@ -1,0 +1,154 @@
+"""Typed events that flow between stages. Small, frozen where possible, no dict[str, Any]."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """Mono audio. Inside the pipeline: 16 kHz float32 in [-1, 1]; TTS emits its voice's rate."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / float(self.sample_rate)
+
+    def as_float32(self) -> np.ndarray:
+        s = self.samples
+        if s.dtype == np.int16:
+            return s.astype(np.float32) / 32768.0
+        return s.astype(np.float32, copy=False)
+
+    def as_int16(self) -> np.ndarray:
+        s = self.samples
+        if s.dtype == np.int16:
+            return s
+        return (np.clip(s, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    t: float  # seconds since the source's first sample
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    t: float  # end of speech (last voiced sample), seconds since the source's first sample
+    audio: AudioChunk  # the utterance, pre-roll included
+    start_t: float = 0.0
+    decided_t: float = 0.0  # stream time at which end-of-turn was decided
+
+
+@dataclass(frozen=True)
+class SilenceStarted:
+    """Speech paused: an early chance to start transcribing (may be discarded)."""
+
+    t: float
+    audio: AudioChunk
+
+
+@dataclass(frozen=True)
+class WakeDetected:
+    name: str
+    score: float
+    t: float
+    command: str = ""  # phrase engine: the words after the wake phrase
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str = "en"
+    segments: tuple[Segment, ...] = ()
+    processing_s: float = 0.0
+    audio_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+@dataclass(frozen=True)
+class BackendSwitched:
+    """The LLM chain moved to another backend mid-answer."""
+
+    frm: str
+    to: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    code: str
+    message: str
+
+
+# Stage marks of one turn, in the order they should happen.
+TRACE_MARKS = (
+    "speech_end",
+    "end_of_turn",
+    "transcript",
+    "first_token",
+    "first_chunk",
+    "first_audio",
+    "playback_start",
+    "turn_end",
+)
+
+
+@dataclass
+class TurnTrace:
+    """Timestamps (time.perf_counter seconds) of one turn's stages, plus who served it."""
+
+    turn_id: str
+    session_id: str = ""
+    marks: dict[str, float] = field(default_factory=dict)
+    backends: dict[str, str] = field(default_factory=dict)
+    intent: str | None = None
+    interrupted: bool = False
+
+    def mark(self, name: str, at: float | None = None) -> None:
+        self.marks.setdefault(name, time.perf_counter() if at is None else at)
+
+    def since(self, start: str = "speech_end") -> dict[str, float]:
+        """Milliseconds from `start` to every later mark."""
+        t0 = self.marks.get(start)
+        if t0 is None:
+            return {}
+        return {k: round((v - t0) * 1000.0, 1) for k, v in self.marks.items()}
+
+    def to_dict(self) -> dict:
+        return {
+            "turn_id": self.turn_id,
+            "session_id": self.session_id,
+            "ms": self.since(),
+            "backends": dict(self.backends),
+            "intent": self.intent,
+            "interrupted": self.interrupted,
+        }
+
+    def log_line(self) -> str:
+        ms = self.since()
+        parts = [f"{k}={ms[k]:.0f}ms" for k in TRACE_MARKS if k in ms and k != "speech_end"]
+        who = ",".join(f"{k}:{v}" for k, v in self.backends.items())
+        return f"turn {self.turn_id} " + " ".join(parts) + (f" [{who}]" if who else "")

@@ -1,0 +1,86 @@
+"""`penny doctor`: check every configured component and say how to fix what fails.
+
+Each adapter family exposes `doctor_checks(cfg) -> list[Check]` in the module named in
+COMPONENT_MODULES; a family that is missing reports "not available" instead of being faked.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+from dataclasses import asdict, dataclass
+
+from penny.config import PennyConfig
+
+OK, FAIL, WARN, NA = "ok", "fail", "warn", "not available"
+
+
+@dataclass
+class Check:
+    component: str
+    status: str  # ok | fail | warn | not available
+    detail: str = ""
+    fix: str = ""
+    required: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+COMPONENT_MODULES = {
+    "llm": "penny.adapters.llm.factory",
+    "stt": "penny.adapters.stt.factory",
+    "tts": "penny.adapters.tts.factory",
+    "vad": "penny.adapters.vad.factory",
+    "wake": "penny.adapters.wake.factory",
+    "audio": "penny.adapters.audio.device",
+    "calendar": "penny.plugins.calendar",
+}
+
+
+async def run_checks(cfg: PennyConfig, only: set[str] | None = None) -> list[Check]:
+    checks = [Check("config", OK, cfg.source)]
+    for component, module_name in COMPONENT_MODULES.items():
+        if only and component not in only:
+            continue
+        try:
+            fn = getattr(importlib.import_module(module_name), "doctor_checks")
+        except (ImportError, AttributeError):
+            checks.append(Check(component, NA, "not built yet", required=False))
+            continue
+        try:
+            result = fn(cfg)
+            if inspect.isawaitable(result):
+                result = await result
+            checks.extend(result)
+        except Exception as exc:  # a broken check is a failed check, not a crashed doctor
+            checks.append(Check(component, FAIL, f"check crashed: {exc}"))
+    return checks
+
+
+def healthy(checks: list[Check]) -> bool:
+    return all(c.status != FAIL for c in checks if c.required)
+
+
+def render(checks: list[Check]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    colours = {OK: "green", FAIL: "red", WARN: "yellow", NA: "dim"}
+    table = Table(title="Penny doctor")
+    for col in ("component", "status", "detail", "how to fix"):
+        table.add_column(col, overflow="fold")
+    for c in checks:
+        table.add_row(c.component, f"[{colours.get(c.status, 'white')}]{c.status}[/]", c.detail, c.fix)
+    Console().print(table)
+
+
+def doctor(cfg: PennyConfig, as_json: bool = False) -> int:
+    checks = asyncio.run(run_checks(cfg))
+    if as_json:
+        import json
+
+        print(json.dumps([c.to_dict() for c in checks], indent=2))
+    else:
+        render(checks)
+    return 0 if healthy(checks) else 1
