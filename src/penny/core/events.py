@@ -152,3 +152,40 @@ class TurnTrace:
         parts = [f"{k}={ms[k]:.0f}ms" for k in TRACE_MARKS if k in ms and k != "speech_end"]
         who = ",".join(f"{k}:{v}" for k, v in self.backends.items())
         return f"turn {self.turn_id} " + " ".join(parts) + (f" [{who}]" if who else "")
+
+
+# ---- What a voice session emits to its client (the web client, the terminal) ----
+
+
+@dataclass(frozen=True)
+class ReplyStarted:
+    turn_id: str
+    user_text: str
+
+
+@dataclass(frozen=True)
+class ReplyDelta:
+    turn_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyAudio:
+    turn_id: str
+    audio: AudioChunk  # at the TTS voice's rate; the sink resamples
+
+
+@dataclass(frozen=True)
+class ReplyDone:
+    turn_id: str
+    text: str
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A timer or reminder fired; spoken and shown even mid-conversation."""
+
+    kind: str  # "timer" | "reminder"
+    text: str
+    id: str = ""

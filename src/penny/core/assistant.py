@@ -1,0 +1,122 @@
+"""Text in, streamed reply out: commands, local skills first, then the LLM (with tools), memory kept.
+
+The same Assistant serves `penny chat`, the voice loop and the web API.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import AsyncIterator
+
+from penny.config import PennyConfig
+from penny.core.events import BackendSwitched, ReplyDelta, ReplyDone, TextDelta, TurnTrace
+from penny.errors import LLMUnavailable, PennyError
+from penny.memory.store import MemoryStore, Turn
+
+log = logging.getLogger(__name__)
+
+_FORGET = re.compile(
+    r"^\W*(?:please\s+)?(?:let'?s\s+)?(?:start (?:over|again|fresh)|forget (?:this|the|our) conversation|"
+    r"reset (?:the |this |our )?conversation|new conversation)\W*$", re.I)
+
+
+def system_prompt(cfg: PennyConfig) -> str:
+    a = cfg.assistant
+    if a.system_prompt:
+        return a.system_prompt
+    return (
+        f"You are {a.name}, a voice assistant. Your manner is {a.persona}. Your words are spoken aloud, so "
+        "answer in one to three short sentences of plain speech: no markdown, no lists, no emoji, no code. "
+        "If you don't know, say so briefly."
+    )
+
+
+class Assistant:
+    def __init__(self, cfg: PennyConfig, llm, plugins, memory: MemoryStore):
+        self.cfg = cfg
+        self.llm = llm
+        self.plugins = plugins
+        self.memory = memory
+
+    def messages(self, session_id: str, text: str) -> list[dict]:
+        history = self.memory.context(session_id, self.cfg.memory.max_history_chars)
+        now = time.strftime("%A %d %B %Y, %H:%M")
+        system = system_prompt(self.cfg) + f" It is now {now}."
+        return [{"role": "system", "content": system}, *history, {"role": "user", "content": text}]
+
+    async def reply(self, session_id: str, text: str, *, turn_id: str | None = None,
+                    trace: TurnTrace | None = None) -> AsyncIterator[ReplyDelta | ReplyDone | BackendSwitched]:
+        """Stream the reply to one user turn; the turn is saved when it ends, interrupted or not."""
+        turn_id = turn_id or uuid.uuid4().hex[:8]
+        trace = trace or TurnTrace(turn_id, session_id)
+        parts: list[str] = []
+        done = False
+        try:
+            async for delta in self._answer(session_id, text, trace):
+                if isinstance(delta, BackendSwitched):
+                    yield delta
+                    continue
+                trace.mark("first_token")
+                parts.append(delta)
+                yield ReplyDelta(turn_id, delta)
+            done = True
+        finally:
+            # Runs on completion, error and cancellation (barge-in): what was said stays in history.
+            reply_text = "".join(parts).strip()
+            if text.strip() and trace.intent != "forget":
+                self.memory.add_turn(Turn(session_id, turn_id, time.time(), text, reply_text,
+                                          interrupted=not done, intent=trace.intent,
+                                          backend=trace.backends.get("llm"), trace=trace.to_dict()))
+        yield ReplyDone(turn_id, "".join(parts).strip())
+
+    async def _answer(self, session_id: str, text: str, trace: TurnTrace) -> AsyncIterator[str | BackendSwitched]:
+        if _FORGET.match(text):
+            self.memory.forget(session_id)
+            trace.intent = "forget"
+            yield "Okay, let's start over."
+            return
+        if self.plugins is not None:
+            try:
+                result = await self.plugins.handle_text(session_id, text)
+            except PennyError as exc:
+                log.warning("skill failed: %s", exc)
+                result = None
+                trace.intent = "skill-error"
+                yield exc.spoken
+                return
+            if result is not None:
+                trace.intent = result.plugin
+                trace.backends["skill"] = result.plugin
+                yield result.text
+                return
+        async for piece in self._llm(session_id, text, trace):
+            yield piece
+
+    async def _llm(self, session_id: str, text: str, trace: TurnTrace) -> AsyncIterator[str | BackendSwitched]:
+        messages = self.messages(session_id, text)
+        use_tools = bool(self.plugins is not None and getattr(self.llm, "supports_tools", False)
+                         and self.plugins.tools())
+        try:
+            if use_tools:
+                from penny.plugins.tools import run_tool_loop
+
+                stream = run_tool_loop(self.llm, messages, self.plugins)
+            else:
+                stream = self.llm.stream(messages)
+            async for ev in stream:
+                if isinstance(ev, TextDelta):
+                    if ev.text:
+                        yield ev.text
+                elif isinstance(ev, BackendSwitched):
+                    yield ev
+        except LLMUnavailable as exc:
+            log.warning("no LLM answered: %s", exc)
+            trace.backends["llm"] = "unavailable"
+            yield exc.spoken
+            return
+        finally:
+            active = getattr(self.llm, "active", None)
+            if active is not None and "llm" not in trace.backends:
+                trace.backends["llm"] = f"{getattr(active, 'name', active)}:{getattr(active, 'model', '')}"
