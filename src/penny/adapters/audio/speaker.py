@@ -1,0 +1,127 @@
+"""SpeakerSink: plays chunks on a sound card through a non-blocking sounddevice OutputStream.
+
+The stream's callback pulls from an in-memory queue; `write` only appends, so the event loop never
+waits on the device. `stop()` (barge-in) empties the queue, so the next callback block (20 ms by
+default) is silence, and aborts the stream, which drops what the device had buffered.
+The output stream is injectable (`stream_factory`) so tests can drive the callback by hand.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from typing import Callable
+
+import numpy as np
+
+from penny.adapters.audio.sinks import EdgeResampler
+from penny.core.events import AudioChunk
+
+StreamFactory = Callable[[int, int, Callable], object]  # (samplerate, blocksize, callback) -> stream
+
+
+class SpeakerSink:
+    def __init__(self, device: str | int | None = None, sample_rate: int | None = None, *,
+                 blocksize_ms: int = 20, max_queue_s: float = 120.0, stream_factory: StreamFactory | None = None):
+        self.device_index: int | None = None
+        if stream_factory is None:
+            from penny.adapters.audio.device import find_device
+
+            info = find_device(device, "output")  # DeviceNotFound, with the list of devices, now
+            self.device_index = info.index
+            self.device_name = info.name
+            sample_rate = sample_rate or int(info.default_samplerate)
+        else:
+            self.device_name = "injected"
+        self.sample_rate = int(sample_rate or 48000)
+        self.blocksize = max(1, int(self.sample_rate * blocksize_ms / 1000))
+        self.max_queue = int(max_queue_s * self.sample_rate)
+        self._factory = stream_factory or self._open_device
+        self._lock = threading.Lock()
+        self._queue: deque[np.ndarray] = deque()
+        self._offset = 0  # read position inside _queue[0]
+        self._queued = 0  # samples waiting to be played
+        self._stream = None
+        self._resampler = EdgeResampler(self.sample_rate)
+        self.samples_played = 0
+        self.stops = 0
+
+    # ---- device ----------------------------------------------------------------------------
+    def _open_device(self, samplerate: int, blocksize: int, callback: Callable):
+        from penny.adapters.audio.device import _sd
+
+        sd = _sd()
+        return sd.OutputStream(samplerate=samplerate, blocksize=blocksize, device=self.device_index,
+                               channels=1, dtype="float32", latency="low", callback=callback)
+
+    def _ensure_started(self) -> None:
+        if self._stream is None:
+            self._stream = self._factory(self.sample_rate, self.blocksize, self._callback)
+        if not getattr(self._stream, "active", False):
+            self._stream.start()
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        """PortAudio's thread: copy queued audio out, pad with silence. Never blocks for long."""
+        out = outdata[:, 0] if outdata.ndim == 2 else outdata
+        filled = 0
+        with self._lock:
+            while filled < frames and self._queue:
+                head = self._queue[0]
+                n = min(len(head) - self._offset, frames - filled)
+                out[filled:filled + n] = head[self._offset:self._offset + n]
+                filled += n
+                self._offset += n
+                if self._offset >= len(head):
+                    self._queue.popleft()
+                    self._offset = 0
+            self._queued -= filled
+            self.samples_played += filled
+        out[filled:] = 0.0
+
+    # ---- AudioSink -------------------------------------------------------------------------
+    @property
+    def queued_s(self) -> float:
+        return self._queued / self.sample_rate
+
+    def _enqueue(self, samples: np.ndarray) -> None:
+        if not samples.size:
+            return
+        with self._lock:
+            self._queue.append(np.ascontiguousarray(samples, dtype=np.float32))
+            self._queued += int(samples.size)
+        self._ensure_started()
+
+    async def write(self, chunk: AudioChunk) -> None:
+        self._enqueue(self._resampler.process(chunk))
+        while self._queued > self.max_queue:  # far ahead of playback: let the device catch up
+            await asyncio.sleep(0.05)
+
+    async def drain(self, poll_s: float = 0.01) -> None:
+        self._enqueue(self._resampler.flush())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.queued_s + 2.0  # a stalled device must not hang the turn
+        while self._queued > 0 and self._stream is not None and getattr(self._stream, "active", False):
+            if loop.time() > deadline:
+                break
+            await asyncio.sleep(poll_s)
+        latency = getattr(self._stream, "latency", 0.0) if self._stream is not None else 0.0
+        if isinstance(latency, (int, float)) and latency > 0:
+            await asyncio.sleep(latency)  # the last block is still in the device's buffer
+
+    async def stop(self) -> None:
+        """Silence now: drop the queue (next callback block is zeros) and the device's buffer."""
+        with self._lock:
+            self._queue.clear()
+            self._offset = 0
+            self._queued = 0
+        self._resampler.reset()
+        self.stops += 1
+        stream = self._stream
+        if stream is not None and getattr(stream, "active", False):
+            stream.abort()  # PortAudio drops buffered output; write() restarts the stream
+
+    async def close(self) -> None:
+        await self.stop()
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
