@@ -102,7 +102,7 @@ class Assistant:
             if use_tools:
                 from penny.plugins.tools import run_tool_loop
 
-                stream = run_tool_loop(self.llm, messages, self.plugins)
+                stream = run_tool_loop(self.llm, messages, self.plugins, session_id=session_id)
             else:
                 stream = self.llm.stream(messages)
             async for ev in stream:

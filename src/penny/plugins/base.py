@@ -1,0 +1,171 @@
+"""The plugin interface: tools (for LLM function calling) and intents (for the fast router).
+
+A plugin is a class with a `name`, a list of `Tool`s and a list of `Intent`s. Handlers are async
+and return a `SkillResult`: a short sentence to speak plus structured data for the web client.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Protocol, runtime_checkable
+
+from penny.core.events import Alert
+
+log = logging.getLogger("penny.plugins")
+
+
+@dataclass
+class SkillResult:
+    text: str
+    data: dict = field(default_factory=dict)
+    plugin: str = ""
+    needs_confirmation: bool = False
+
+
+@dataclass(frozen=True)
+class IntentMatch:
+    plugin: str
+    intent: str
+    slots: dict[str, str]
+    text: str  # the normalised text that matched
+
+
+Handler = Callable[[dict], Awaitable[SkillResult]]
+
+
+@dataclass
+class Tool:
+    """One function the LLM may call. `parameters` is a JSON schema object."""
+
+    name: str
+    description: str
+    parameters: dict
+    handler: Handler
+
+    def schema(self) -> dict:
+        return {"type": "function",
+                "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
+
+
+@dataclass
+class Intent:
+    """Regular expressions matched against the whole normalised utterance (see router.normalize).
+
+    Named groups become slots. `accept(slots)` can veto a match (e.g. a slot that is not a day),
+    so a pattern never hijacks an ordinary question.
+    """
+
+    name: str
+    patterns: list[str]
+    handler: Handler
+    accept: Callable[[dict], bool] | None = None
+    fallback: bool = False  # tried only after every plugin's ordinary intents
+    compiled: list[re.Pattern] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.compiled = [re.compile(p) for p in self.patterns]
+
+
+# ---------------------------------------------------------------- clocks
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> datetime: ...  # timezone-aware
+
+    async def sleep_until(self, when: datetime) -> None: ...
+
+
+class SystemClock:
+    def __init__(self, tz: tzinfo | None = None):
+        self.tz = tz
+
+    def now(self) -> datetime:
+        return datetime.now(self.tz).astimezone(self.tz) if self.tz else datetime.now().astimezone()
+
+    async def sleep_until(self, when: datetime) -> None:
+        # Short naps re-read the wall clock, so suspend/resume or a clock change cannot delay an alert long.
+        while (delay := (when - self.now()).total_seconds()) > 0:
+            await asyncio.sleep(min(delay, 15.0))
+
+
+class ManualClock:
+    """A clock that only moves when told to: `await clock.advance(minutes=10)`. For tests and demos."""
+
+    def __init__(self, start: datetime):
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs a timezone-aware start time")
+        self._now = start
+        self._waiters: list[tuple[datetime, asyncio.Future]] = []
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def sleep_until(self, when: datetime) -> None:
+        if when <= self._now:
+            await asyncio.sleep(0)
+            return
+        fut = asyncio.get_running_loop().create_future()
+        entry = (when, fut)
+        self._waiters.append(entry)
+        try:
+            await fut
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+
+    async def advance(self, **delta: float) -> None:
+        await self.set(self._now + timedelta(**delta))
+
+    async def set(self, when: datetime) -> None:
+        self._now = when
+        for due, fut in list(self._waiters):
+            if due <= when and not fut.done():
+                fut.set_result(None)
+        for _ in range(20):  # let woken tasks run to their next await
+            await asyncio.sleep(0)
+
+
+# ---------------------------------------------------------------- plugin
+
+
+@dataclass
+class PluginContext:
+    clock: Clock
+    tz: tzinfo
+    data_dir: Path
+    emit_alert: Callable[[Alert], Awaitable[None]]
+    settings: Any = None  # the plugin's config section (pydantic model or dict)
+
+    def now(self) -> datetime:
+        return self.clock.now().astimezone(self.tz)
+
+
+class Plugin:
+    """Subclass this. Built-ins and third-party plugins (entry point group "penny.plugins") alike."""
+
+    name: str = "plugin"
+    description: str = ""
+
+    def __init__(self, ctx: PluginContext):
+        self.ctx = ctx
+
+    def tools(self) -> list[Tool]:
+        return []
+
+    def intents(self) -> list[Intent]:
+        return []
+
+    async def start(self) -> None:
+        """Called once the event loop runs (start schedulers here)."""
+
+    async def confirm(self, action: dict) -> SkillResult:
+        """Carry out an action this plugin asked the user to confirm (SkillResult.needs_confirmation)."""
+        return SkillResult("Sorry, I can't do that.", plugin=self.name)
+
+    async def aclose(self) -> None:
+        """Stop background work."""

@@ -1,0 +1,271 @@
+"""The plugin registry: builds enabled plugins, routes text, runs tools, confirms, streams alerts.
+
+    registry = build_plugins(cfg)
+    registry.start()                       # inside a running event loop: schedulers begin
+    result = await registry.handle_text("session-1", "set a timer for ten minutes")
+    async for alert in registry.alerts(): ...
+    await registry.aclose()
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from penny.config import PennyConfig, user_data_dir
+from penny.core.events import Alert
+from penny.plugins.base import Clock, IntentMatch, Plugin, PluginContext, SkillResult, SystemClock, Tool
+from penny.plugins.router import IntentRouter, yes_or_no
+
+log = logging.getLogger("penny.plugins")
+
+ENTRY_POINT_GROUP = "penny.plugins"
+BUILTINS = {
+    "clock": "penny.plugins.clock:ClockPlugin",
+    "timers": "penny.plugins.timers:TimersPlugin",
+    "notes": "penny.plugins.notes:NotesPlugin",
+    "calendar": "penny.plugins.calendar:CalendarPlugin",
+    "weather": "penny.plugins.weather:WeatherPlugin",
+}
+
+
+PENDING_TTL = timedelta(minutes=5)  # a "yes" much later than the question confirms nothing
+
+
+@dataclass
+class Pending:
+    plugin: str
+    action: dict
+    question: str
+    asked_at: datetime
+
+
+class PluginRegistry:
+    def __init__(self, plugins: list[Plugin], *, clock: Clock, tz: tzinfo, data_dir: Path):
+        self.plugins: dict[str, Plugin] = {p.name: p for p in plugins}
+        self.clock, self.tz, self.data_dir = clock, tz, data_dir
+        self.router = IntentRouter(plugins)
+        self._tools: dict[str, tuple[Plugin, Tool]] = {}
+        for p in plugins:
+            for tool in p.tools():
+                self._tools[tool.name] = (p, tool)
+        self._pending: dict[str, Pending] = {}
+        self._queues: set[asyncio.Queue] = set()
+        self.on_alert: Callable[[Alert], Awaitable[None]] | None = None
+        self._start_task: asyncio.Task | None = None
+
+    # ------------------------------------------------------------ routing and handling
+
+    def route(self, text: str) -> IntentMatch | None:
+        return self.router.route(text)
+
+    async def handle(self, match: IntentMatch, *, session_id: str = "default") -> SkillResult:
+        handler = self.router.handler(match)
+        if handler is None:
+            return SkillResult("Sorry, I don't know how to do that.", plugin=match.plugin)
+        return self._remember(session_id, match.plugin, await self._run(match.plugin, handler, match.slots))
+
+    async def handle_text(self, session_id: str, text: str) -> SkillResult | None:
+        """Answer `text` if it is a skill request or a reply to a pending question; None: ask the LLM."""
+        pending = self._pending.pop(session_id, None)
+        if pending is None and session_id != "default":
+            # A tool call made without a session id parks its question under "default".
+            pending = self._pending.pop("default", None)
+        if pending is not None and self.clock.now() - pending.asked_at > PENDING_TTL:
+            pending = None
+        if pending is not None:
+            answer = yes_or_no(text)
+            if answer is True:
+                plugin = self.plugins.get(pending.plugin)
+                if plugin is not None:
+                    return await self._run(pending.plugin, lambda _: plugin.confirm(pending.action), {})
+            if answer is False:
+                return SkillResult("Okay, I won't.", {"cancelled": pending.action}, pending.plugin)
+            # Anything else drops the question and is handled as a new request.
+        match = self.route(text)
+        if match is None:
+            return None
+        return await self.handle(match, session_id=session_id)
+
+    def pending(self, session_id: str) -> Pending | None:
+        return self._pending.get(session_id)
+
+    # ------------------------------------------------------------ tools
+
+    def tools(self) -> list[dict]:
+        return [tool.schema() for _, tool in self._tools.values()]
+
+    async def call_tool(self, name: str, arguments_json: str | dict | None, *,
+                        session_id: str = "default") -> SkillResult:
+        if name not in self._tools:
+            known = ", ".join(sorted(self._tools)) or "none"
+            return SkillResult(f"There is no tool called {name}. The tools are: {known}.",
+                               {"error": "unknown-tool"}, "")
+        plugin, tool = self._tools[name]
+        if isinstance(arguments_json, dict):
+            args = arguments_json
+        else:
+            try:
+                args = json.loads(arguments_json or "{}")
+            except (TypeError, ValueError) as exc:
+                return SkillResult(f"The arguments for {name} were not valid JSON ({exc}). "
+                                   f"Send a JSON object matching the tool's parameters.",
+                                   {"error": "bad-arguments"}, plugin.name)
+            if args is None:
+                args = {}
+        if not isinstance(args, dict):
+            return SkillResult(f"The arguments for {name} must be a JSON object.", {"error": "bad-arguments"},
+                               plugin.name)
+        return self._remember(session_id, plugin.name, await self._run(plugin.name, tool.handler, args))
+
+    # ------------------------------------------------------------ shared plumbing
+
+    async def _run(self, plugin_name: str, handler, args: dict) -> SkillResult:
+        try:
+            result = await handler(args)
+        except Exception:
+            log.exception("plugin %s failed on %s", plugin_name, args)
+            result = SkillResult("Sorry, that didn't work. Something went wrong in my "
+                                 f"{plugin_name} skill.", {"error": "plugin-failed"})
+        result.plugin = result.plugin or plugin_name
+        return result
+
+    def _remember(self, session_id: str, plugin: str, result: SkillResult) -> SkillResult:
+        if result.needs_confirmation and "action" in result.data:
+            self._pending[session_id] = Pending(plugin, result.data["action"], result.text, self.clock.now())
+        return result
+
+    # ------------------------------------------------------------ alerts
+
+    def alerts(self) -> "AlertStream":
+        """Every alert from this call on (subscribed at once, not at the first `anext`)."""
+        return AlertStream(self._queues)
+
+    async def emit_alert(self, alert: Alert) -> None:
+        log.info("alert: %s", alert.text)
+        for queue in list(self._queues):
+            queue.put_nowait(alert)
+        if self.on_alert is not None:
+            try:
+                await self.on_alert(alert)
+            except Exception:
+                log.exception("on_alert callback failed")
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> asyncio.Task:
+        """Start plugin schedulers. Call inside a running loop; awaiting the result is optional."""
+        if self._start_task is None:
+            self._start_task = asyncio.get_running_loop().create_task(self._start_all())
+        return self._start_task
+
+    async def _start_all(self) -> None:
+        from penny.plugins.dates import warm_up
+
+        warming = asyncio.ensure_future(asyncio.to_thread(warm_up))  # keeps a first slow parse off the loop
+        warming.add_done_callback(lambda t: t.cancelled() or t.exception())
+        for plugin in self.plugins.values():
+            try:
+                await plugin.start()
+            except Exception:
+                log.exception("plugin %s failed to start", plugin.name)
+
+    async def aclose(self) -> None:
+        if self._start_task is not None and not self._start_task.done():
+            self._start_task.cancel()
+        for plugin in self.plugins.values():
+            try:
+                await plugin.aclose()
+            except Exception:
+                log.exception("plugin %s failed to stop", plugin.name)
+        self._start_task = None
+
+
+class AlertStream:
+    """`async for alert in registry.alerts()`; `await stream.aclose()` (or dropping the stream) unsubscribes."""
+
+    def __init__(self, queues: set):
+        self._queues = queues
+        self._queue: asyncio.Queue = asyncio.Queue()
+        queues.add(self._queue)
+
+    def __aiter__(self) -> "AlertStream":
+        return self
+
+    async def __anext__(self) -> Alert:
+        if self._queue not in self._queues:
+            raise StopAsyncIteration
+        return await self._queue.get()
+
+    async def aclose(self) -> None:
+        self._queues.discard(self._queue)
+
+    def __del__(self) -> None:
+        self._queues.discard(self._queue)
+
+
+def user_timezone(cfg: PennyConfig, clock: Clock | None = None) -> tzinfo:
+    from zoneinfo import ZoneInfo
+
+    if cfg.assistant.timezone:
+        try:
+            return ZoneInfo(cfg.assistant.timezone)
+        except Exception:
+            log.warning("assistant.timezone %r is not a known time zone; using the machine's",
+                        cfg.assistant.timezone)
+    if clock is not None and clock.now().tzinfo is not None:
+        return clock.now().tzinfo
+    try:
+        import tzlocal
+
+        return tzlocal.get_localzone()
+    except Exception:
+        return ZoneInfo("UTC")
+
+
+def _load(target: str):
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def build_plugins(cfg: PennyConfig, *, clock: Clock | None = None, data_dir: Path | None = None) -> PluginRegistry:
+    tz = user_timezone(cfg, clock)
+    clock = clock or SystemClock(tz)
+    data_dir = Path(data_dir) if data_dir else user_data_dir()
+    registry_box: list[PluginRegistry] = []
+
+    async def emit(alert: Alert) -> None:
+        await registry_box[0].emit_alert(alert)
+
+    def ctx(settings) -> PluginContext:
+        return PluginContext(clock=clock, tz=tz, data_dir=data_dir, emit_alert=emit, settings=settings)
+
+    plugins: list[Plugin] = []
+    for name, target in BUILTINS.items():
+        settings = getattr(cfg.plugins, name)
+        if not settings.enabled:
+            continue
+        try:
+            plugins.append(_load(target)(ctx(settings)))
+        except Exception:
+            log.exception("built-in plugin %s failed to load", name)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        settings = cfg.plugins.extra.get(ep.name, {})
+        if settings.get("enabled", True) is False or ep.name in BUILTINS:
+            continue
+        try:
+            plugin = ep.load()(ctx(settings))
+            if getattr(plugin, "name", Plugin.name) in (None, "", Plugin.name):
+                plugin.name = ep.name
+            plugins.append(plugin)
+        except Exception:
+            log.exception("plugin %s (entry point %s) failed to load; skipping it", ep.name, ep.value)
+    registry = PluginRegistry(plugins, clock=clock, tz=tz, data_dir=data_dir)
+    registry_box.append(registry)
+    return registry

@@ -1,0 +1,63 @@
+"""LLM function calling: stream the model, run the tools it asks for, stream the final answer.
+
+    async for delta in run_tool_loop(llm, messages, registry):
+        speak(delta.text)
+
+`messages` is extended in place with the assistant's tool_calls message and one `tool` message
+per call (OpenAI chat format); the final answer's text is streamed but not appended, so the
+caller stores it the way it stores any other answer.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import AsyncIterator
+
+from penny.core.events import TextDelta, ToolCall
+
+log = logging.getLogger("penny.plugins.tools")
+
+
+def _tool_message(call: ToolCall, text: str) -> dict:
+    return {"role": "tool", "tool_call_id": call.id, "content": text}
+
+
+def _assistant_message(text: str, calls: list[ToolCall]) -> dict:
+    return {"role": "assistant", "content": text or None,
+            "tool_calls": [{"id": c.id, "type": "function",
+                            "function": {"name": c.name, "arguments": c.arguments or "{}"}} for c in calls]}
+
+
+async def run_tool_loop(llm, messages: list[dict], registry, max_rounds: int = 3, *,
+                        session_id: str = "default") -> AsyncIterator:
+    """Up to `max_rounds` rounds of tool calls, then a final answer without tools.
+
+    Yields the LLM's TextDelta events (and passes through its other non-tool events). Pass the
+    conversation's `session_id` so a confirmation a tool asks for is answered in that session.
+    """
+    tools = registry.tools() or None
+    for round_no in range(max_rounds + 1):
+        offer = tools if round_no < max_rounds else None
+        calls: list[ToolCall] = []
+        said: list[str] = []
+        async for event in llm.stream(messages, tools=offer):
+            if isinstance(event, ToolCall):
+                calls.append(event)
+                continue
+            if isinstance(event, TextDelta):
+                said.append(event.text)
+            yield event  # text, and whatever else the LLM reports (e.g. BackendSwitched) passes through
+        if not calls or offer is None:
+            if calls:
+                log.info("model asked for tools after the last round; ignoring %s", [c.name for c in calls])
+            return
+        messages.append(_assistant_message("".join(said), calls))
+        for call in calls:
+            result = await registry.call_tool(call.name, call.arguments, session_id=session_id)
+            text = result.text
+            if result.needs_confirmation:
+                text = f"Not done yet: the user must confirm first. Ask them exactly this: {result.text}"
+            elif result.data and len(json.dumps(result.data, default=str)) < 1500:
+                text = f"{result.text}\n(data: {json.dumps(result.data, default=str)})"
+            log.info("tool %s(%s) -> %s", call.name, call.arguments, result.text)
+            messages.append(_tool_message(call, text))

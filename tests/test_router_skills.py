@@ -1,0 +1,181 @@
+"""The intent router: a table of phrasings per skill (typed and transcription-style), and no hijacking."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from fixtures_skills import NOW, make_registry
+from penny.plugins.dates import parse_duration, parse_range, parse_when
+from penny.plugins.router import normalize, yes_or_no
+
+ROUTES = [
+    # clock
+    ("What time is it?", "clock", "time", {}),
+    ("what time is it", "clock", "time", {}),
+    ("Hey Penny, what's the time?", "clock", "time", {}),
+    ("whats the time", "clock", "time", {}),
+    ("can you tell me the time please", "clock", "time", {}),
+    ("What's the date today?", "clock", "date", {}),
+    ("what day is it", "clock", "date", {}),
+    # timers
+    ("Set a timer for 10 minutes.", "timers", "set_timer", {"duration": "10 minutes"}),
+    ("set a timer for ten minutes", "timers", "set_timer", {"duration": "ten minutes"}),
+    ("set a ten minute timer", "timers", "set_timer", {"duration": "ten minute"}),
+    ("start a 5 minute pasta timer", "timers", "set_timer", {"duration": "5 minute", "name": "pasta"}),
+    ("set a timer for an hour and a half called roast", "timers", "set_timer",
+     {"duration": "an hour and a half", "name2": "roast"}),
+    ("timer for 90 seconds", "timers", "set_timer", {"duration": "90 seconds"}),
+    ("how much time is left", "timers", "time_left", {}),
+    ("set timer 5 minutes", "timers", "set_timer", {"duration": "5 minutes"}),
+    ("ten minute timer", "timers", "set_timer", {"duration": "ten minute"}),
+    ("how long is left on my timer", "timers", "time_left", {"name": "timer"}),
+    ("remind me at 5 pm to call mom", "timers", "reminder", {"rest": "at 5 pm to call mom"}),
+    ("remind me tomorrow to take out the trash", "timers", "reminder", {"rest": "tomorrow to take out the trash"}),
+    ("How much time is left on the pasta timer?", "timers", "time_left", {"name": "pasta"}),
+    ("cancel the pasta timer", "timers", "cancel", {"name": "pasta", "kind": "timer"}),
+    ("cancel all timers", "timers", "cancel", {"all": "all", "kind": "timer"}),
+    ("what timers do i have", "timers", "list", {}),
+    ("Remind me to call mom at 5 p.m.", "timers", "reminder", {"rest": "to call mom at 5 pm"}),
+    ("remind me to call mom at five pm", "timers", "reminder", {"rest": "to call mom at five pm"}),
+    ("remind me in twenty minutes to check the oven", "timers", "reminder",
+     {"rest": "in twenty minutes to check the oven"}),
+    # notes
+    ("Remember that the wifi password is on the fridge.", "notes", "remember",
+     {"note": "the wifi password is on the fridge"}),
+    ("remember my keys are in the blue drawer", "notes", "remember", {"note": "my keys are in the blue drawer"}),
+    ("what did i ask you to remember", "notes", "recall", {}),
+    ("What did I ask you to remember?", "notes", "recall", {}),
+    # weather
+    ("What's the weather like?", "weather", "weather", {}),
+    ("whats the weather tomorrow", "weather", "weather", {"when": "tomorrow"}),
+    ("will it rain today", "weather", "weather", {"when": "today"}),
+    ("do i need an umbrella", "weather", "weather", {}),
+    # calendar
+    ("What's on my calendar tomorrow?", "calendar", "read", {"when": "tomorrow"}),
+    ("whats on my calendar tomorrow", "calendar", "read", {"when": "tomorrow"}),
+    ("what do i have on friday", "calendar", "read", {"when": "friday"}),
+    ("what's on my schedule this week", "calendar", "read", {"when": "this week"}),
+    ("whats on my calendar", "calendar", "read", {}),
+    ("do i have anything next tuesday", "calendar", "read", {"when": "next tuesday"}),
+    ("whats on tomorrow", "calendar", "read", {"when": "tomorrow"}),
+    ("what's my next appointment", "calendar", "next", {}),
+    ("What's on my calendar for tomorrow?", "calendar", "read", {"when": "tomorrow"}),
+    ("do i have any meetings today", "calendar", "read", {"when": "today"}),
+    ("whats happening this weekend", "calendar", "read", {"when": "this weekend"}),
+    ("schedule a meeting with bob tomorrow at 10", "calendar", "add", {"rest": "meeting with bob tomorrow at 10"}),
+    ("whats the weather going to be like tomorrow", "weather", "weather", {"when": "tomorrow"}),
+    ("whats next on my calendar", "calendar", "next", {}),
+    ("Add a dentist appointment next Tuesday at 3 pm.", "calendar", "add",
+     {"rest": "dentist appointment next tuesday at 3 pm"}),
+    ("add a dentist appointment next tuesday at three pm", "calendar", "add",
+     {"rest": "dentist appointment next tuesday at three pm"}),
+    ("put lunch with sam on my calendar for friday at noon", "calendar", "add",
+     {"rest": "lunch with sam", "rest2": "for friday at noon"}),
+]
+
+NOT_SKILLS = [
+    "what time did the titanic sink",
+    "tell me about calendars",
+    "what is the capital of france",
+    "whats on tv tonight",
+    "what's the time complexity of quicksort",
+    "how do i set a timer on my phone",
+    "remember when we went to paris",
+    "can you remind me what a calendar year is",
+    "what's the weather like on mars",
+    "where is the eiffel tower",
+    "add two and three",
+    "what do you think about time travel",
+    "tell me a joke about timers",
+    "why is the sky blue",
+    "what day was the moon landing",
+    "what's going on this week in the news",
+    "schedule",
+    "set the table",
+    "",
+]
+
+
+@pytest.fixture
+def registry(tmp_path):
+    reg, _ = make_registry(tmp_path)
+    return reg
+
+
+@pytest.mark.parametrize("text,plugin,intent,slots", ROUTES)
+def test_router_table(registry, text, plugin, intent, slots):
+    match = registry.route(text)
+    assert match is not None, f"{text!r} was not recognised"
+    assert (match.plugin, match.intent) == (plugin, intent)
+    assert match.slots == slots
+
+
+@pytest.mark.parametrize("text", NOT_SKILLS)
+def test_router_does_not_hijack(registry, text):
+    assert registry.route(text) is None
+
+
+async def test_note_questions_route_only_when_a_note_matches(registry):
+    assert registry.route("where is the wifi password") is None
+    await registry.handle_text("s", "remember that the wifi password is on the fridge")
+    match = registry.route("where is the wifi password")
+    assert (match.plugin, match.intent) == ("notes", "search")
+    assert registry.route("where is the eiffel tower") is None
+    assert registry.route("what time is it").plugin == "clock"  # notes never shadow other skills
+
+
+def test_normalize_and_yes_no():
+    assert normalize("Hey Penny, what's the time?") == "whats the time"
+    assert normalize("Remind me at 5:30 p.m., please!") == "remind me at 5:30 pm"
+    assert yes_or_no("Yes, please.") is True and yes_or_no("no thanks") is False
+    assert yes_or_no("what about friday") is None
+
+
+@pytest.mark.parametrize("text,seconds", [
+    ("ten minutes", 600), ("an hour and a half", 5400), ("1 hour 30 minutes", 5400), ("90 seconds", 90),
+    ("half an hour", 1800), ("twenty five minutes", 1500), ("5 min", 300), ("one and a half hours", 5400),
+])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["pasta", "", "soon", "ten"])
+def test_parse_duration_rejects(text):
+    assert parse_duration(text) is None
+
+
+@pytest.mark.parametrize("text,iso,has_time", [
+    ("at 5 pm", "2026-11-25T17:00:00+01:00", True),
+    ("at five thirty p.m.", "2026-11-25T17:30:00+01:00", True),
+    ("at 7", "2026-11-25T19:00:00+01:00", True),  # 7 am has passed at 8 am: the evening
+    ("at 9", "2026-11-25T09:00:00+01:00", True),
+    ("tomorrow at 9", "2026-11-26T09:00:00+01:00", True),
+    ("next tuesday at 3 pm", "2026-12-01T15:00:00+01:00", True),
+    ("next tuesday at three pm", "2026-12-01T15:00:00+01:00", True),
+    ("in 10 minutes", "2026-11-25T08:10:00+01:00", True),
+    ("december 3rd at noon", "2026-12-03T12:00:00+01:00", True),
+    ("on the 3rd", "2026-12-03T00:00:00+01:00", False),
+    ("friday", "2026-11-27T00:00:00+01:00", False),
+    ("tonight at 8", "2026-11-25T20:00:00+01:00", True),
+    ("at 17:30", "2026-11-25T17:30:00+01:00", True),
+    ("2026-12-24", "2026-12-24T00:00:00+01:00", False),
+])
+def test_parse_when(text, iso, has_time):
+    when = parse_when(text, NOW)
+    assert when is not None, text
+    assert (when.start.isoformat(), when.has_time) == (iso, has_time)
+
+
+@pytest.mark.parametrize("text", ["february 30th", "at 25 pm", "the oven", "whenever"])
+def test_parse_when_rejects_bad_dates(text):
+    assert parse_when(text, NOW) is None
+
+
+def test_parse_range():
+    assert parse_range("tomorrow", NOW).label == "tomorrow"
+    week = parse_range("this week", NOW)
+    assert (week.start.day, week.end.day) == (25, 30)
+    assert parse_range("next week", NOW).start.isoformat() == "2026-11-30T00:00:00+01:00"
+    assert parse_range("on friday", NOW).label == "on Friday"
+    assert parse_range("tv", NOW) is None
