@@ -1,0 +1,128 @@
+"""faster-whisper STT. The whole call — including iterating its lazy segments — runs in a worker
+thread, so the event loop (barge-in, the web server) never blocks on decoding.
+
+Hallucination guard: near-silent audio is never decoded; segments Whisper itself marks as
+no-speech are dropped; the stock phrases Whisper invents on silence or noise ("Thank you.",
+"Thanks for watching!") are dropped when the audio is quiet or likely not speech.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import time
+
+import numpy as np
+
+from penny.core.events import AudioChunk, Segment, Transcript
+from penny.errors import STTFailed
+
+log = logging.getLogger(__name__)
+
+MIN_AUDIO_S = 0.1
+SILENCE_RMS = 10 ** (-55 / 20)  # below -55 dBFS: nothing to hear
+QUIET_RMS = 10 ** (-35 / 20)  # below -35 dBFS: a canned phrase is probably invented
+HALLUCINATIONS = {
+    "thank you", "thank you very much", "thanks for watching", "thank you for watching",
+    "thanks for watching and ill see you next time", "please subscribe", "subscribe",
+    "you", "bye", "bye bye", "so", "oh", "uh", "um", "hmm", "the end", "okay",
+    "subtitles by the amaraorg community", "ill see you next time",
+}
+_NONSPEECH = re.compile(r"^\s*[\[(♪*].*[\])♪*]\s*$|^[\W_]*$")  # "[BLANK_AUDIO]", "(music)", "...", "♪"
+
+
+def normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
+
+
+class FasterWhisperSTT:
+    name = "faster_whisper"
+
+    def __init__(self, model_path: str, *, model_name: str | None = None, device: str = "cpu",
+                 compute_type: str = "int8", beam_size: int = 1, language: str | None = "en",
+                 initial_prompt: str | None = None, cpu_threads: int = 0, no_speech_threshold: float = 0.6):
+        self.model_path = str(model_path)
+        self.model_name = model_name or self.model_path
+        self.device, self.compute_type, self.cpu_threads = device, compute_type, cpu_threads
+        self.beam_size, self.language = beam_size, language
+        self.initial_prompt, self.no_speech_threshold = initial_prompt, no_speech_threshold
+        self._model = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()  # one decode at a time per model: CPU-bound anyway
+
+    # ---- loading ----
+    def _load(self):
+        with self._load_lock:
+            if self._model is None:
+                from faster_whisper import WhisperModel
+
+                t0 = time.perf_counter()
+                try:
+                    self._model = WhisperModel(self.model_path, device=self.device, compute_type=self.compute_type,
+                                               cpu_threads=self.cpu_threads)
+                except Exception as exc:
+                    raise STTFailed(f"Could not load Whisper model {self.model_name} ({exc}).",
+                                    hint="Check stt.model, stt.device and stt.compute_type.") from None
+                log.info("whisper %s loaded in %.2fs", self.model_name, time.perf_counter() - t0)
+            return self._model
+
+    def warmup(self) -> None:
+        """Load the model and decode a short silence once (blocking; call it in a worker thread)."""
+        model = self._load()
+        with self._run_lock:
+            segments, _ = model.transcribe(np.zeros(16000, np.float32), language=self.language, beam_size=1,
+                                           vad_filter=False, without_timestamps=True)
+            list(segments)
+
+    # ---- transcription ----
+    async def transcribe(self, audio: AudioChunk, initial_prompt: str | None = None) -> Transcript:
+        return await asyncio.to_thread(self.transcribe_sync, audio, initial_prompt)
+
+    def transcribe_sync(self, audio: AudioChunk, initial_prompt: str | None = None) -> Transcript:
+        t0 = time.perf_counter()
+        if audio.sample_rate != 16000:
+            from penny.adapters.audio.resample import to_16k_mono
+
+            samples = to_16k_mono(audio.samples, audio.sample_rate)
+        else:
+            samples = audio.as_float32()
+        audio_s = len(samples) / 16000.0
+        rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+        if audio_s < MIN_AUDIO_S or rms < SILENCE_RMS:
+            return Transcript(text="", language=self.language or "en", processing_s=time.perf_counter() - t0,
+                              audio_s=audio_s)
+        model = self._load()
+        prompt = initial_prompt if initial_prompt is not None else self.initial_prompt
+        try:
+            with self._run_lock:
+                seg_iter, info = model.transcribe(
+                    samples, language=self.language, beam_size=self.beam_size, initial_prompt=prompt,
+                    vad_filter=False, condition_on_previous_text=False, temperature=(0.0, 0.2, 0.4),
+                    no_speech_threshold=self.no_speech_threshold, without_timestamps=False)
+                raw = list(seg_iter)  # decoding happens here, inside this worker thread
+        except Exception as exc:
+            raise STTFailed(f"Whisper failed on {audio_s:.1f}s of audio: {exc}") from exc
+        segments = self._keep(raw, rms)
+        text = " ".join(s.text for s in segments).strip()
+        return Transcript(text=text, language=getattr(info, "language", None) or self.language or "en",
+                          segments=tuple(segments), processing_s=time.perf_counter() - t0, audio_s=audio_s)
+
+    def _keep(self, raw, rms: float) -> list[Segment]:
+        kept: list[Segment] = []
+        for s in raw:
+            text = s.text.strip()
+            if not text or _NONSPEECH.match(text):
+                continue
+            if s.no_speech_prob > self.no_speech_threshold and s.avg_logprob < -0.5:
+                continue
+            if s.compression_ratio > 2.6:  # "you you you you ..." loops
+                continue
+            kept.append(Segment(start=round(float(s.start), 3), end=round(float(s.end), 3), text=text))
+        if kept:
+            joined = normalize(" ".join(k.text for k in kept))
+            suspicious = rms < QUIET_RMS or max(s.no_speech_prob for s in raw) > 0.3
+            if joined in HALLUCINATIONS and suspicious:
+                log.debug("dropping likely hallucination %r (rms %.4f)", joined, rms)
+                return []
+        return kept

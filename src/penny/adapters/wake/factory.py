@@ -1,0 +1,62 @@
+"""build_wake(cfg, stt): the wake engine named by cfg.wake.engine.
+
+"openwakeword": an OpenWakeWordDetector streaming on raw audio (process(frame, t)).
+"phrase": a PhraseWake matching transcripts of VAD utterances (match(text)); it keeps `stt`
+for its `detect(audio)` convenience.
+"""
+from __future__ import annotations
+
+from penny.errors import ConfigError
+
+ALIASES = {"openwakeword": "openwakeword", "oww": "openwakeword", "open_wake_word": "openwakeword",
+           "phrase": "phrase", "stt": "phrase", "transcript": "phrase"}
+
+
+def _section(cfg):
+    return getattr(cfg, "wake", cfg)
+
+
+def engine_name(name: str) -> str:
+    key = name.strip().lower().replace("-", "_")
+    if key not in ALIASES:
+        raise ConfigError(f"Unknown wake.engine '{name}'. Known: openwakeword, phrase.")
+    return ALIASES[key]
+
+
+def build_wake(cfg, stt=None):
+    wcfg = _section(cfg)
+    if engine_name(wcfg.engine) == "openwakeword":
+        from penny.adapters.wake.openwakeword import OpenWakeWordDetector
+
+        return OpenWakeWordDetector(wcfg.model, threshold=wcfg.threshold)
+    from penny.adapters.wake.phrase import PhraseWake
+
+    try:
+        return PhraseWake(wcfg.phrases, stt=stt)
+    except ValueError as exc:
+        raise ConfigError(f"wake.phrases: {exc}.") from None
+
+
+def doctor_checks(cfg) -> list:
+    import numpy as np
+
+    from penny.doctor import FAIL, OK, WARN, Check
+    from penny.errors import PennyError
+
+    wcfg = _section(cfg)
+    if wcfg.mode != "wake_word":
+        return [Check("wake", OK, f"mode {wcfg.mode}: no wake word needed", required=False)]
+    try:
+        wake = build_wake(cfg)
+        if hasattr(wake, "process"):
+            wake.process(np.zeros(1280, np.float32), 0.0)
+            return [Check("wake", OK, f"openWakeWord '{wake.name}' loaded (threshold {wcfg.threshold})")]
+        heard = wake.match(f"{wcfg.phrases[0]}, what time is it?")
+        if heard is None or heard.command != "what time is it":
+            return [Check("wake", WARN, f"phrase {wcfg.phrases[0]!r} does not match itself", required=False,
+                          fix="Use a short phrase: a greeting and a name, e.g. 'hey penny'.")]
+        return [Check("wake", OK, f"phrase detector: {', '.join(wcfg.phrases)} (needs stt)")]
+    except PennyError as exc:
+        return [Check("wake", FAIL, exc.message, fix=exc.hint or "")]
+    except Exception as exc:
+        return [Check("wake", FAIL, f"{type(exc).__name__}: {exc}", fix=".venv/bin/pip install pyopen-wakeword")]
