@@ -64,7 +64,10 @@ class Engines:
 
     async def _warm_stt(self) -> None:
         if hasattr(self.stt, "warmup"):
-            await _maybe_await(self.stt.warmup())
+            if inspect.iscoroutinefunction(self.stt.warmup):
+                await self.stt.warmup()
+            else:  # a blocking model load: keep the loop free for the LLM start-up
+                await asyncio.to_thread(self.stt.warmup)
 
     async def _warm_tts(self) -> None:
         if hasattr(self.tts, "warmup"):

@@ -18,6 +18,7 @@ import numpy as np
 from penny.core.events import (Alert, AudioChunk, BackendSwitched, ErrorEvent, ReplyAudio, ReplyDelta,
                                ReplyDone, ReplyStarted, SilenceStarted, SpeechEnded, SpeechStarted,
                                Transcript, TurnTrace)
+from penny.adapters.wake.gate import WakeGate
 from penny.core.sentences import SentenceSplitter
 from penny.errors import PennyError
 
@@ -36,10 +37,14 @@ class VoiceSession:
         self.streaming = streaming  # False: the seed's sequential pipeline, for the benchmark
         self.endpointer = engines.new_endpointer()
         self.wake = engines.new_wake() if self.mode == "wake_word" else None
+        self._wake_streams = hasattr(self.wake, "process")  # openWakeWord hears audio; the phrase engine text
+        gate_mode = "always_listening" if self.mode == "push_to_talk" else self.mode
+        self.gate = WakeGate(gate_mode, None if self._wake_streams else self.wake, self.cfg.wake.follow_up_s)
+        self._stt_prompt = (self.wake.prompt(self.cfg.stt.initial_prompt)
+                            if self.wake is not None and hasattr(self.wake, "prompt") else self.cfg.stt.initial_prompt)
         self._out: asyncio.Queue = asyncio.Queue()
         self._stream_t = 0.0  # seconds of user audio fed so far
         self._wall_at_stream_t = time.perf_counter()
-        self._awake_until = -1.0  # stream time until which no wake word is needed
         self._turn: asyncio.Task | None = None
         self._early: tuple[float, asyncio.Task] | None = None
         self._playing_until = 0.0  # perf_counter time when emitted reply audio ends playing
@@ -57,10 +62,10 @@ class VoiceSession:
             if self._ptt is not None:
                 self._ptt.append(samples)
             return
-        if self.wake is not None and hasattr(self.wake, "process"):
+        if self._wake_streams:
             det = self.wake.process(samples, self._stream_t)
             if det is not None:
-                self._awake_until = self._stream_t + self.cfg.wake.follow_up_s
+                self.gate.wake(det.t)
                 await self._emit(det)
                 await self.interrupt()
         for ev in self.endpointer.process(AudioChunk(samples, SR)):
@@ -117,7 +122,7 @@ class VoiceSession:
         elif isinstance(ev, SilenceStarted):
             if self.streaming:  # transcribe early; kept only if the user stays silent
                 self._cancel_early()
-                self._early = (ev.t, asyncio.create_task(self.engines.stt.transcribe(ev.audio)))
+                self._early = (ev.t, asyncio.create_task(self._transcribe(ev.audio)))
         elif isinstance(ev, SpeechEnded):
             await self._emit(ev)
             if self.speaking:
@@ -154,7 +159,7 @@ class VoiceSession:
 
     async def _hear_and_reply(self, ev: SpeechEnded, trace: TurnTrace, early, addressed: bool) -> None:
         try:
-            transcript: Transcript = await (early or self.engines.stt.transcribe(ev.audio))
+            transcript: Transcript = await (early or self._transcribe(ev.audio))
         except PennyError as exc:
             await self._emit(ErrorEvent(exc.code, str(exc)))
             return
@@ -164,26 +169,23 @@ class VoiceSession:
         text = transcript.text.strip()
         if not text:
             return
-        command, wake = self._addressed_command(text, ev.t, addressed)
+        if addressed:
+            command, wake = text, None
+        else:
+            heard = self.gate.on_transcript(transcript, ev.start_t, ev.t)
+            command, wake = heard.command, heard.wake
         if wake is not None:
             await self._emit(wake)
         if command is None:
-            log.info("not addressed to me: %r", text)
-            return
-        if not command:
-            self._awake_until = self._stream_t + self.cfg.wake.follow_up_s
-            await self._play(trace.turn_id, "Yes?", trace)
+            if wake is not None:  # a bare "Hey Penny": the gate now listens for the command
+                await self._play(trace.turn_id, "Yes?", trace)
+            else:
+                log.info("not addressed to me: %r", text)
             return
         await self._reply(command, trace)
 
-    def _addressed_command(self, text: str, t: float, addressed: bool):
-        """(command, wake event): "" for a bare wake phrase, None when Penny was not addressed."""
-        if addressed or self.mode != "wake_word":
-            return text, None
-        match = self.wake.match(text) if hasattr(self.wake, "match") else None
-        if match is not None:
-            return match.command.strip(), match
-        return (text if t <= self._awake_until else None), None
+    def _transcribe(self, audio: AudioChunk):
+        return self.engines.stt.transcribe(audio, initial_prompt=self._stt_prompt)
 
     async def _reply(self, text: str, trace: TurnTrace) -> None:
         turn_id = trace.turn_id
@@ -218,7 +220,7 @@ class VoiceSession:
                     if self.sink is not None:
                         await self.sink.drain()
                     trace.mark("turn_end")
-                    self._awake_until = self._stream_t + self.cfg.wake.follow_up_s
+                    self.gate.answered(self._stream_t)
                     self.turns_done += 1
                     await self._emit(ev)
                     await self._emit(trace)

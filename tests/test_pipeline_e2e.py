@@ -1,0 +1,98 @@
+"""The whole voice loop with the real embedded models: Whisper hears, SmolLM2/skills answer, Piper speaks."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pytest
+import pytest_asyncio
+
+from fixtures_speech import load, silence, synth_piper
+from penny.config import PennyConfig
+from penny.core.engines import Engines
+from penny.core.events import ReplyAudio, SpeechStarted, TurnTrace
+from penny.core.run_file import run_file, run_turns
+
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+
+HOUR_WORDS = ["twelve", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven"]
+
+
+def e2e_config(tmp, **llm) -> PennyConfig:
+    return PennyConfig.model_validate({
+        "llm": {"provider": "embedded", **llm},
+        "memory": {"path": str(tmp / "memory.db")},
+        "tts": {"cache": {"dir": str(tmp / "tts-cache")}},
+        "wake": {"mode": "always_listening"},
+    })
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def engines(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    engines = await Engines.load(e2e_config(tmp), data_dir=tmp / "data")
+    yield engines
+    await engines.aclose()
+
+
+def ordered(trace: TurnTrace, names: list[str]) -> bool:
+    times = [trace.marks[n] for n in names]
+    return all(a <= b + 1e-6 for a, b in zip(times, times[1:]))
+
+
+def hour_said(text: str, hours: set[int]) -> bool:
+    # Whisper writes "two forty-five" as "2.45", "2:45" or "245".
+    words = re.findall(r"[a-z]+|\d+", text.lower())
+    return any(w == HOUR_WORDS[h % 12] or re.fullmatch(rf"{h}(\d\d)?", w) for h in hours for w in words)
+
+
+async def test_time_question_reply_wav_says_the_current_hour(engines, tmp_path):
+    question = synth_piper("What time is it?")
+    out = tmp_path / "answer.wav"
+    before = dt.datetime.now()
+    [turn] = await run_file(engines, question, out)
+    after = dt.datetime.now()
+    assert turn.transcript.lower().startswith("what time is it")
+    assert turn.trace.intent == "clock"
+    heard = await engines.stt.transcribe(_read(out))
+    hours = {before.hour % 12 or 12, after.hour % 12 or 12}
+    assert hour_said(heard.text, hours), (turn.reply, heard.text)
+    assert ordered(turn.trace, ["speech_end", "end_of_turn", "transcript", "first_token", "first_chunk",
+                                "first_audio", "playback_start", "turn_end"])
+
+
+def _read(path):
+    from penny.adapters.audio.wavfile import read_audio
+
+    return read_audio(path)
+
+
+async def test_general_question_is_answered_by_the_embedded_llm_through_streaming_tts(engines):
+    audio = load(synth_piper("What is the capital of France?"))
+    [turn] = await run_turns(engines, audio)
+    assert "france" in turn.transcript.lower()
+    assert turn.trace.intent is None and turn.trace.backends["llm"].startswith("embedded")
+    assert turn.reply and turn.audio_s > 0.5
+    chunks = [e for e in turn.events if isinstance(e, ReplyAudio)]
+    assert len(chunks) >= 1
+    assert ordered(turn.trace, ["speech_end", "end_of_turn", "transcript", "first_token", "first_chunk",
+                                "first_audio", "turn_end"])
+    assert not turn.interrupted
+
+
+async def test_barge_in_stops_the_first_reply_and_answers_the_second(engines):
+    first = load(synth_piper("Tell me a long story about a dragon who learns to bake bread."))
+    second = load(synth_piper("What time is it?"))
+    # The second request arrives 1.5 s after the first ends: Penny is still answering the first.
+    audio = np.concatenate([first, silence(1.5), second])
+    turns = await run_turns(engines, audio, realtime=True)
+    assert len(turns) == 2, [(t.transcript, t.reply) for t in turns]
+    assert turns[0].interrupted and turns[0].trace.interrupted
+    assert not turns[1].interrupted and turns[1].trace.intent == "clock"
+    events = turns[0].events + turns[1].events
+    assert any(isinstance(e, SpeechStarted) for e in events)
+    session_id = turns[0].trace.session_id
+    history = engines.memory.turns(session_id)
+    assert [t.interrupted for t in history] == [True, False]
+    assert "dragon" in history[0].user_text.lower()
