@@ -85,6 +85,281 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     raise typer.Exit(run_doctor(cfg(), as_json=as_json))
 
 
+
+@app.command("run-file")
+def run_file_cmd(
+    question: Path = typer.Argument(..., help="A WAV/FLAC recording of a question."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write Penny's spoken reply to this WAV."),
+    realtime: bool = typer.Option(False, "--realtime", help="Feed the audio at real-time pace, like a microphone."),
+    sequential: bool = typer.Option(False, "--sequential", help="The seed's non-streaming pipeline (for comparison)."),
+) -> None:
+    """Run full voice turns from a file to a file and print each turn's latency trace."""
+    import asyncio
+
+    from penny.core.engines import Engines
+    from penny.core.run_file import run_file
+
+    async def go():
+        engines = await Engines.load(cfg())
+        try:
+            return await run_file(engines, question, out, realtime=realtime, streaming=not sequential)
+        finally:
+            await engines.aclose()
+
+    results = asyncio.run(go())
+    if not results:
+        fail("no speech was found in the recording.")
+    for r in results:
+        typer.echo(f"You:   {r.transcript}")
+        typer.echo(f"Penny: {r.reply}")
+        if r.trace is not None:
+            typer.echo("trace: " + json.dumps(r.trace.to_dict()["ms"]))
+    if out:
+        typer.echo(f"Reply audio written to {out}")
+
+
+@app.command()
+def history(
+    session: Optional[str] = typer.Argument(None, help="A session id; none lists the sessions."),
+    fmt: str = typer.Option("markdown", "--format", "-f", help="Export format: json or markdown."),
+) -> None:
+    """List conversations, or export one (JSON or Markdown)."""
+    from penny.config import memory_path
+    from penny.memory.store import MemoryStore
+
+    store = MemoryStore(memory_path(cfg()))
+    if session is None:
+        import time as _time
+
+        for s in store.list_sessions():
+            stamp = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(s["updated"]))
+            typer.echo(f"{s['id']}  {stamp}  {s['turns']} turns")
+        return
+    if not store.turns(session):
+        fail(f"no conversation with id {session!r}; `penny history` lists them.")
+    if fmt not in ("json", "markdown", "md"):
+        fail("--format must be json or markdown.")
+    typer.echo(store.export(session, fmt))
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="Bind address (default server.host, 127.0.0.1). "
+                                       "Any non-loopback address requires the access token."),
+    port: Optional[int] = typer.Option(None, "--port", help="Port (default server.port, 8765)."),
+    tls_cert: Optional[Path] = typer.Option(None, "--tls-cert", help="HTTPS certificate (PEM)."),
+    tls_key: Optional[Path] = typer.Option(None, "--tls-key", help="HTTPS private key (PEM)."),
+    self_signed: bool = typer.Option(False, "--self-signed", help="HTTPS with a generated self-signed certificate."),
+) -> None:
+    """Serve the browser voice client and the HTTP/WebSocket API."""
+    from penny.server.serve import serve as run_server
+
+    raise typer.Exit(run_server(cfg(), host, port, str(tls_cert) if tls_cert else None,
+                                str(tls_key) if tls_key else None, self_signed))
+
+
+@app.command()
+def transcribe(
+    files: list[Path] = typer.Argument(..., help="WAV/FLAC/OGG files (any rate, mono or stereo)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Whisper model name or folder (default: stt.model)."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="Initial prompt: names and words to expect."),
+) -> None:
+    """Transcribe audio files; print each transcript with its latency."""
+    import asyncio
+
+    from penny.adapters.audio.wavfile import read_audio
+    from penny.adapters.stt.factory import build_stt
+
+    c = cfg()
+    stt_cfg = c.stt.model_copy(update={"model": model}) if model else c.stt
+    stt = build_stt(stt_cfg)
+    stt.warmup()
+    failed = 0
+    for f in files:
+        try:
+            audio = read_audio(f)
+            t = asyncio.run(stt.transcribe(audio, initial_prompt=prompt))
+        except PennyError as exc:
+            typer.echo(f"penny: {exc}", err=True)
+            failed += 1
+            continue
+        rtf = t.processing_s / t.audio_s if t.audio_s else 0.0
+        typer.echo(f"{f}: {t.text or '(no speech)'}")
+        typer.echo(f"  {t.processing_s * 1000:.0f} ms for {t.audio_s:.2f} s of audio (RTF {rtf:.2f})", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def listen(
+    device: Optional[str] = typer.Option(None, "--device", "-d",
+                                         help="Input device name or index (default: audio.input_device)."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f",
+                                        help="Listen to an audio file instead of the microphone."),
+    realtime: bool = typer.Option(False, "--realtime", help="With --file: feed it at real-time pace."),
+) -> None:
+    """Listen (wake word → VAD → STT) and print what was heard. Ctrl-C stops."""
+    import asyncio
+
+    from penny.adapters.wake.gate import listen as hear
+    from penny.errors import DeviceNotFound
+
+    c = cfg()
+    try:
+        if file is not None:
+            from penny.adapters.audio.wavfile import WavFileSource
+
+            source = WavFileSource(file, realtime=realtime, frame_ms=c.audio.frame_ms)
+        else:
+            from penny.adapters.audio.device import MicSource
+
+            source = MicSource(device if device is not None else c.audio.input_device, frame_ms=c.audio.frame_ms)
+    except DeviceNotFound as exc:
+        fail(str(exc), 1)
+
+    async def run() -> None:
+        if file is None:
+            typer.echo(f"Listening on {source.device.name} (mode {c.wake.mode}, engine {c.wake.engine}); "
+                       "Ctrl-C stops.", err=True)
+        async for heard in hear(source, c):
+            t = heard.transcript
+            if heard.command:
+                verdict = f"→ command: {heard.command}"
+            else:
+                verdict = "(wake word: listening)" if heard.wake else "(ignored)"
+            typer.echo(f"[{heard.start_t:6.2f}-{heard.end_t:6.2f}s] {t.text or '(no speech)'} {verdict}  "
+                       f"({t.processing_s * 1000:.0f} ms)")
+
+    try:
+        asyncio.run(run())
+    except PennyError as exc:
+        fail(str(exc), 1)
+
+
+@app.command()
+def devices() -> None:
+    """List audio input and output devices (use the index or name in audio.input_device)."""
+    from penny.adapters.audio.device import STILL_WORKS, list_devices
+
+    found = list_devices()
+    if not found:
+        typer.echo(f"No audio devices found on this machine. {STILL_WORKS}")
+        return
+    for d in found:
+        marks = ("*in " if d.is_default_input else "") + ("*out" if d.is_default_output else "")
+        typer.echo(f"{d.index:3d}  in:{d.max_input_channels:<2d} out:{d.max_output_channels:<2d} "
+                   f"{d.default_samplerate:7.0f} Hz  {d.name} [{d.hostapi}] {marks}".rstrip())
+
+
+@app.command()
+def chat(
+    question: Optional[str] = typer.Argument(None, help="Ask one question and exit; without it, a REPL."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model to use (as `penny models` lists it)."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="Backend for --model (e.g. lmstudio)."),
+) -> None:
+    """Chat in text with the LLM chain: streams the answer, shows the backend and first-token latency."""
+    from penny.core.chat import run_chat
+
+    raise typer.Exit(run_chat(cfg(), question, model=model, backend=backend))
+
+
+@app.command()
+def models() -> None:
+    """List the models each configured LLM backend serves (* marks the one in use)."""
+    import asyncio
+
+    from penny.adapters.llm.factory import build_llm
+
+    async def run() -> dict:
+        chain = build_llm(cfg())
+        try:
+            listed = await chain.list_models()
+            return {b.name: (b.model, listed.get(b.name, [])) for b in chain.backends}
+        finally:
+            await chain.aclose()
+
+    for name, (current, names) in asyncio.run(run()).items():
+        listed = ", ".join(f"*{n}" if n == current else n for n in names) or "(unreachable)"
+        typer.echo(f"{name}: {listed}")
+    typer.echo("Switch with `penny chat --model NAME`, or /model NAME inside `penny chat`.", err=True)
+
+
+@app.command()
+def say(
+    text: str = typer.Argument(..., help="What to say (markdown, numbers and times are read naturally); - reads stdin."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write a WAV file instead of playing it."),
+    engine: Optional[str] = typer.Option(None, "--engine", "-e", help="piper, espeak or gtts (default: tts.provider)."),
+    voice: Optional[str] = typer.Option(None, "--voice", help="Piper .onnx path or name, espeak voice, or gTTS language."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the phrase cache."),
+) -> None:
+    """Speak text through the configured voice (or into a WAV file)."""
+    import asyncio
+
+    from penny.adapters.tts.factory import build_tts, speak
+
+    c = cfg()
+    if text == "-":
+        text = sys.stdin.read()
+    tts = build_tts(c, engine=engine, voice=voice, cache=False if no_cache else None)
+    if out is not None:
+        from penny.adapters.audio.sinks import WavFileSink
+
+        sink = WavFileSink(out, sample_rate=tts.sample_rate)
+    else:
+        from penny.adapters.audio.speaker import SpeakerSink
+        from penny.errors import DeviceNotFound
+
+        try:
+            sink = SpeakerSink(c.audio.output_device)
+        except DeviceNotFound as exc:
+            fail(f"{exc} Or write a file instead: penny say \"...\" --out reply.wav")
+
+    async def run() -> dict:
+        try:
+            return await speak(tts, text, sink)
+        finally:
+            await sink.close()
+
+    result = asyncio.run(run())
+    where = f"wrote {out}" if out is not None else "played"
+    typer.echo(f"{where}: {result['audio_s']:.2f} s of audio ({', '.join(result['engines']) or 'nothing to say'})",
+               err=True)
+
+
+@app.command()
+def voices(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """List the voices Penny can speak with."""
+    from penny.adapters.tts.factory import list_voices
+
+    found = list_voices(cfg())
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    for v in found:
+        extra = " (default)" if v.get("default") else ""
+        typer.echo(f"{v['engine']:7} {v['name']:28} {v.get('language', ''):8} {v.get('description', v.get('path', ''))}{extra}")
+
+
+@app.command()
+def bench(
+    quick: bool = typer.Option(False, "--quick", help="A handful of requests (about a minute)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Results folder (default benchmarks/results)."),
+    update_readme: bool = typer.Option(False, "--update-readme", help="Rewrite README.md's Latency section."),
+    components: Optional[bool] = typer.Option(None, "--components/--no-components",
+                                              help="Also run the component benchmarks (default: not with --quick)."),
+) -> None:
+    """End-to-end latency benchmark: spoken requests, streaming vs sequential; writes JSON + PNG."""
+    root = Path(__file__).resolve().parents[2]  # benchmarks/ lives in the source checkout, not the package
+    if not (root / "benchmarks" / "__main__.py").is_file():
+        fail("the benchmarks/ folder is not here: run `penny bench` from a source checkout of Penny.")
+    sys.path.insert(0, str(root))
+    from benchmarks.__main__ import run as run_bench
+
+    run_bench(quick=quick, out=out, config=state.config_path, components=components, update_readme=update_readme,
+              verbose=log.isEnabledFor(logging.DEBUG))
+
+
 def main() -> None:
     try:
         app()

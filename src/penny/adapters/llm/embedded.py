@@ -230,14 +230,34 @@ def fit_context(messages: list[Message], n_ctx: int, max_tokens: int) -> list[Me
     return head + rest
 
 
+# Measured with SmolLM2-135M: without these it drifts into French or rambles; with them it answers
+# "The capital of France is Paris." (temperature 0.3).
+PRIMER: list[Message] = [
+    {"role": "user", "content": "What is the capital of Spain?"},
+    {"role": "assistant", "content": "The capital of Spain is Madrid."},
+    {"role": "user", "content": "How many days are in a week?"},
+    {"role": "assistant", "content": "There are seven days in a week."},
+]
+
+
+def with_primer(messages: list[Message], primer: list[Message]) -> list[Message]:
+    """The primer goes after the system prompt, before the real conversation."""
+    if not primer:
+        return messages
+    head = [m for m in messages[:1] if m.get("role") == "system"]
+    return [*head, *primer, *messages[len(head):]]
+
+
 class EmbeddedLLM:
     """An LLM backed by a lazily started EmbeddedServer; restarts it once if it dies."""
 
     supports_tools = False  # SmolLM2 through llama_cpp.server's chat template: no function calling
 
     def __init__(self, model_path: str | None = None, *, n_ctx: int = 2048, n_threads: int | None = None,
-                 startup_timeout_s: float = 60.0, name: str = "embedded", **llm_kwargs) -> None:
+                 startup_timeout_s: float = 60.0, name: str = "embedded", primer: bool = True,
+                 **llm_kwargs) -> None:
         self.name = name
+        self.primer = PRIMER if primer else []
         self._model_path_cfg = model_path
         self._server_kw = dict(n_ctx=n_ctx, n_threads=n_threads, startup_timeout_s=startup_timeout_s)
         self._llm_kwargs = llm_kwargs
@@ -294,6 +314,7 @@ class EmbeddedLLM:
 
     async def stream(self, messages: list[Message], tools: list[dict] | None = None, **kw
                      ) -> AsyncIterator[TextDelta | ToolCall]:
+        messages = with_primer(messages, self.primer)
         messages = fit_context(messages, self._server_kw["n_ctx"],
                                kw.get("max_tokens") or self._llm_kwargs.get("max_tokens", 512))
         said = ""

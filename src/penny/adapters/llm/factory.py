@@ -78,8 +78,7 @@ def plan(cfg: PennyConfig) -> list[LLMBackend]:
     by_kind: dict[str, list[LLMBackend]] = {"local": [], "embedded": [], "cloud": []}
     for b in blocks:
         by_kind[kind_of(b)].append(b)
-    embedded = by_kind["embedded"][:1] or [LLMBackend(provider="embedded", temperature=cfg.llm.temperature,
-                                                       max_tokens=cfg.llm.max_tokens)]
+    embedded = by_kind["embedded"][:1] or [LLMBackend(provider="embedded")]
     mode = cfg.llm.mode
     if mode == "local_only":
         return [*by_kind["local"], *embedded]
@@ -94,9 +93,10 @@ def build_backend(block: LLMBackend, cfg: PennyConfig, name: str | None = None):
                   connect_timeout_s=block.connect_timeout_s, first_token_timeout_s=block.first_token_timeout_s)
     if provider.name == "embedded":
         e = cfg.llm.embedded
+        timing.update(temperature=e.temperature, max_tokens=e.max_tokens)  # llm.embedded holds its settings
         return EmbeddedLLM(block.model if block.model and block.model.endswith(".gguf") else e.model_path,
                            n_ctx=e.n_ctx, n_threads=e.n_threads, startup_timeout_s=e.startup_timeout_s,
-                           name=name or "embedded", **timing)
+                           name=name or "embedded", primer=e.primer, **timing)
     api_key = block.api_key
     if provider.name == "openai" and not api_key:
         api_key = os.environ.get("OPENAI_API_KEY")
