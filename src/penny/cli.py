@@ -198,11 +198,11 @@ def listen(
     file: Optional[Path] = typer.Option(None, "--file", "-f",
                                         help="Listen to an audio file instead of the microphone."),
     realtime: bool = typer.Option(False, "--realtime", help="With --file: feed it at real-time pace."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write Penny's replies to this WAV."),
 ) -> None:
-    """Listen (wake word → VAD → STT) and print what was heard. Ctrl-C stops."""
+    """The hands-free assistant: wake word → VAD → STT → Penny → speaker. Ctrl-C stops."""
     import asyncio
 
-    from penny.adapters.wake.gate import listen as hear
     from penny.errors import DeviceNotFound
 
     c = cfg()
@@ -215,26 +215,33 @@ def listen(
             from penny.adapters.audio.device import MicSource
 
             source = MicSource(device if device is not None else c.audio.input_device, frame_ms=c.audio.frame_ms)
+        sink = _reply_sink(c, out)
     except DeviceNotFound as exc:
         fail(str(exc), 1)
 
-    async def run() -> None:
-        if file is None:
-            typer.echo(f"Listening on {source.device.name} (mode {c.wake.mode}, engine {c.wake.engine}); "
-                       "Ctrl-C stops.", err=True)
-        async for heard in hear(source, c):
-            t = heard.transcript
-            if heard.command:
-                verdict = f"→ command: {heard.command}"
-            else:
-                verdict = "(wake word: listening)" if heard.wake else "(ignored)"
-            typer.echo(f"[{heard.start_t:6.2f}-{heard.end_t:6.2f}s] {t.text or '(no speech)'} {verdict}  "
-                       f"({t.processing_s * 1000:.0f} ms)")
+    from penny.core.listen import listen_loop
 
     try:
-        asyncio.run(run())
+        asyncio.run(listen_loop(c, source, sink, typer.echo))
     except PennyError as exc:
         fail(str(exc), 1)
+
+
+def _reply_sink(c: PennyConfig, out: Optional[Path]):
+    """Where replies play: a WAV file, else the speaker; with no speaker, replies are printed only."""
+    from penny.errors import DeviceNotFound
+
+    if out is not None:
+        from penny.adapters.audio.sinks import WavFileSink
+
+        return WavFileSink(out)
+    try:
+        from penny.adapters.audio.speaker import SpeakerSink
+
+        return SpeakerSink(c.audio.output_device)
+    except DeviceNotFound as exc:
+        log.warning("%s Replies are printed only.", exc)
+        return None
 
 
 @app.command()

@@ -11,9 +11,8 @@ import time
 from contextlib import aclosing
 from typing import TextIO
 
-from penny.adapters.llm.base import Message
 from penny.config import PennyConfig
-from penny.core.events import BackendSwitched, TextDelta, ToolCall
+from penny.core.events import BackendSwitched, ReplyDelta, TurnTrace
 from penny.errors import PennyError
 
 HELP = """Commands:
@@ -23,61 +22,40 @@ HELP = """Commands:
   /quit                  leave (also Ctrl-D)"""
 
 
-def system_prompt(cfg: PennyConfig) -> str:
-    a = cfg.assistant
-    return a.system_prompt or (f"You are {a.name}, a {a.persona} voice assistant. "
-                               "Reply in English, in one or two short sentences.")
-
-
 class ChatSession:
-    """A conversation: history trimmed to max_history_chars, one streamed answer per `ask`."""
+    """A typed conversation through the same Assistant as the voice loop: skills, memory, LLM chain."""
 
-    def __init__(self, llm, system: str, max_history_chars: int = 6000, out: TextIO | None = None,
+    def __init__(self, assistant, session_id: str = "chat", out: TextIO | None = None,
                  err: TextIO | None = None) -> None:
-        self.llm = llm
-        self.system = system
-        self.max_history_chars = max_history_chars
-        self.history: list[Message] = []
+        self.assistant = assistant
+        self.llm = assistant.llm
+        self.session_id = session_id
         self.out = out or sys.stdout
         self.err = err or sys.stderr
 
-    def messages(self) -> list[Message]:
-        kept, size = [], 0
-        for m in reversed(self.history):
-            size += len(m.get("content") or "")
-            if kept and size > self.max_history_chars:
-                break
-            kept.append(m)
-        return [{"role": "system", "content": self.system}, *reversed(kept)]
-
     async def ask(self, text: str) -> bool:
         """Stream one answer to `out`; a status line to `err`. False when no backend could answer."""
-        self.history.append({"role": "user", "content": text})
-        answer, start = "", time.perf_counter()
-        try:
-            async with aclosing(self.llm.stream(self.messages())) as events:  # Ctrl-C closes the request
-                async for ev in events:
-                    if isinstance(ev, TextDelta):
-                        answer += ev.text
-                        self.out.write(ev.text)
-                        self.out.flush()
-                    elif isinstance(ev, BackendSwitched):
-                        self.err.write(f"\n[{ev.frm} failed ({ev.reason}); {ev.to} continues]\n")
-                    elif isinstance(ev, ToolCall):
-                        self.err.write(f"\n[tool call {ev.name}({ev.arguments}) — tools run in `penny listen`]\n")
-        except PennyError as exc:
-            self.history.pop()
-            self.out.write(f"{exc.spoken}\n")
-            self.err.write(f"[{exc.code}] {exc.message}\n")
-            return False
-        finally:
-            if answer:
-                self.history.append({"role": "assistant", "content": answer})
-        ttft = getattr(self.llm, "last_first_token_s", None)
-        ttft_txt = f"{ttft:.2f} s" if ttft is not None else "n/a"
+        start = time.perf_counter()
+        trace = TurnTrace("chat", self.session_id)
+        async with aclosing(self.assistant.reply(self.session_id, text, trace=trace)) as events:
+            async for ev in events:  # Ctrl-C closes the request (and the turn is kept, marked interrupted)
+                if isinstance(ev, ReplyDelta):
+                    self.out.write(ev.text)
+                    self.out.flush()
+                elif isinstance(ev, BackendSwitched):
+                    self.err.write(f"\n[{ev.frm} failed ({ev.reason}); {ev.to} continues]\n")
         self.out.write("\n")
-        self.err.write(f"[{self.llm.active.name} · {self.llm.active.model} · first token {ttft_txt} · "
-                       f"total {time.perf_counter() - start:.2f} s]\n")
+        total = time.perf_counter() - start
+        if trace.intent and trace.intent != "forget":
+            self.err.write(f"[skill {trace.intent} · {total:.2f} s]\n")
+        elif trace.backends.get("llm") == "unavailable":
+            self.err.write("[no language model answered: run `penny doctor`]\n")
+            return False
+        elif trace.intent is None:
+            ttft = getattr(self.llm, "last_first_token_s", None)
+            ttft_txt = f"{ttft:.2f} s" if ttft is not None else "n/a"
+            self.err.write(f"[{self.llm.active.name} · {self.llm.active.model} · first token {ttft_txt} · "
+                           f"total {total:.2f} s]\n")
         self.err.flush()
         return True
 
@@ -96,7 +74,7 @@ def _command(line: str, runner: asyncio.Runner, session: ChatSession) -> bool:
     if cmd in ("/quit", "/exit", "/q"):
         return False
     if cmd == "/reset":
-        session.history.clear()
+        session.assistant.memory.forget(session.session_id)
         session.err.write("[conversation cleared]\n")
     elif cmd == "/models":
         _models(runner, session.llm, session.err)
@@ -119,9 +97,14 @@ def run_chat(cfg: PennyConfig, question: str | None = None, model: str | None = 
              backend: str | None = None) -> int:
     """`penny chat`. Returns an exit code (1 when no backend could answer a one-shot question)."""
     from penny.adapters.llm.factory import build_llm
+    from penny.config import memory_path
+    from penny.core.assistant import Assistant
+    from penny.memory.store import MemoryStore
+    from penny.plugins.registry import build_plugins
 
     llm = build_llm(cfg)
-    session = ChatSession(llm, system_prompt(cfg), cfg.assistant.max_history_chars)
+    assistant = Assistant(cfg, llm, build_plugins(cfg), MemoryStore(memory_path(cfg)))
+    session = ChatSession(assistant, session_id=f"chat-{time.strftime('%Y%m%d-%H%M%S')}")
     with asyncio.Runner() as runner:
         try:
             if model:
@@ -151,3 +134,4 @@ def run_chat(cfg: PennyConfig, question: str | None = None, model: str | None = 
                     session.err.write("[interrupted]\n")
         finally:
             runner.run(llm.aclose())
+            assistant.memory.close()

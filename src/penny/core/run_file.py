@@ -37,9 +37,9 @@ async def feed_audio(session, audio: np.ndarray, *, realtime: bool, frame_ms: in
             delay = start + (i + 1) * frame_ms / 1000.0 - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-        else:
-            await asyncio.sleep(0)  # let the turn's tasks run between frames
         await session.feed(AudioChunk(piece, SR))
+        if not realtime:
+            await session.wait_idle()  # faster than real time: take turns, don't barge in
 
 
 async def run_turns(engines, audio: np.ndarray, *, sink=None, realtime: bool = False, streaming: bool = True,

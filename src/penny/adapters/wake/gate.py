@@ -12,9 +12,7 @@ without the wake word. All times are stream seconds, like the endpointer's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AsyncIterator
-
-from penny.core.events import SpeechEnded, Transcript, WakeDetected
+from penny.core.events import Transcript, WakeDetected
 
 LISTEN_WINDOW_S = 8.0
 
@@ -74,40 +72,3 @@ class WakeGate:
             self.close()
             return Heard(transcript, start_t, end_t, text)
         return Heard(transcript, start_t, end_t, None)
-
-
-async def listen(source, cfg, stt=None, vad=None, wake=None) -> AsyncIterator[Heard]:
-    """wake → VAD → STT over an AudioSource; yields every transcribed utterance with its verdict.
-
-    (The voice pipeline adds replies, barge-in and follow-up windows on top of the same parts.)
-    """
-    from penny.adapters.stt.factory import build_stt
-    from penny.adapters.vad.endpointer import Endpointer
-    from penny.adapters.vad.factory import build_vad
-    from penny.adapters.wake.factory import build_wake
-
-    stt = stt or build_stt(cfg)
-    endpointer = Endpointer(vad or build_vad(cfg), cfg.vad)
-    wake = wake or (build_wake(cfg, stt) if cfg.wake.mode == "wake_word" else None)
-    streaming = hasattr(wake, "process")
-    # No talk button here: for push_to_talk, running `listen` is the press, so every utterance counts.
-    mode = "always_listening" if cfg.wake.mode == "push_to_talk" else cfg.wake.mode
-    gate = WakeGate(mode, None if streaming else wake, cfg.wake.follow_up_s)
-    prompt = wake.prompt(cfg.stt.initial_prompt) if wake is not None and not streaming else None
-
-    async def utterances():
-        async for chunk in source.frames():
-            t = endpointer.position_s
-            if streaming:
-                hit = wake.process(chunk.samples, t)
-                if hit is not None:
-                    gate.wake(hit.t)
-            for ev in endpointer.process(chunk):
-                yield ev
-        for ev in endpointer.flush():
-            yield ev
-
-    async for ev in utterances():
-        if isinstance(ev, SpeechEnded):
-            transcript = await stt.transcribe(ev.audio, initial_prompt=prompt)
-            yield gate.on_transcript(transcript, ev.start_t, ev.t)
