@@ -96,3 +96,18 @@ async def test_barge_in_stops_the_first_reply_and_answers_the_second(engines):
     history = engines.memory.turns(session_id)
     assert [t.interrupted for t in history] == [True, False]
     assert "dragon" in history[0].user_text.lower()
+
+
+async def test_a_finished_question_ends_the_turn_on_a_short_pause(engines):
+    [turn] = await run_turns(engines, load(synth_piper("How many legs does a spider have?")), realtime=True)
+    assert turn.trace.end_rule == "semantic"
+    assert "spider" in turn.transcript.lower() and turn.reply
+
+
+async def test_a_pause_mid_sentence_does_not_end_the_turn(engines):
+    audio = np.concatenate([load(synth_piper("Set a timer for")), silence(0.4), load(synth_piper("ten minutes."))])
+    turns = await run_turns(engines, audio, realtime=True)
+    assert len(turns) == 1, [t.transcript for t in turns]
+    [turn] = turns
+    assert "timer" in turn.transcript.lower() and ("ten" in turn.transcript.lower() or "10" in turn.transcript)
+    assert turn.trace.intent == "timers"

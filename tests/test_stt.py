@@ -154,3 +154,14 @@ def test_hallucination_filter_on_segments():
     assert stt._keep([seg(" Hello there.", nsp=0.9, lp=-1.2)], rms=0.1) == []  # Whisper's own no-speech rule
     assert stt._keep([seg(" you you you you you you", cr=3.1)], rms=0.1) == []
     assert [s.text for s in stt._keep([seg(" Set a timer.")], rms=0.05)] == ["Set a timer."]
+
+
+def test_short_window_cuts_a_whisper_loop():
+    from penny.adapters.stt.short_window import ShortSegment, drop_repeats
+
+    looped = [ShortSegment(0, 1.8, "What is the capital of France? What is the capital of France?", 0, 0, 0)]
+    assert [s.text for s in drop_repeats(looped)] == ["What is the capital of France?"]
+    two = [ShortSegment(0, 1, "Set a timer.", 0, 0, 0), ShortSegment(1, 2, "Set a timer.", 0, 0, 0)]
+    assert [s.text for s in drop_repeats(two)] == ["Set a timer."]
+    fine = [ShortSegment(0, 1, "Hey Penny.", 0, 0, 0), ShortSegment(1, 2, "What time is it?", 0, 0, 0)]
+    assert len(drop_repeats(fine)) == 2

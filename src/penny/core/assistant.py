@@ -4,6 +4,7 @@ The same Assistant serves `penny chat`, the voice loop and the web API.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -48,14 +49,19 @@ class Assistant:
         return [{"role": "system", "content": system}, *history, {"role": "user", "content": text}]
 
     async def reply(self, session_id: str, text: str, *, turn_id: str | None = None,
-                    trace: TurnTrace | None = None) -> AsyncIterator[ReplyDelta | ReplyDone | BackendSwitched]:
-        """Stream the reply to one user turn; the turn is saved when it ends, interrupted or not."""
+                    trace: TurnTrace | None = None, commit: asyncio.Event | None = None
+                    ) -> AsyncIterator[ReplyDelta | ReplyDone | BackendSwitched]:
+        """Stream the reply to one user turn; the turn is saved when it ends, interrupted or not.
+
+        With `commit`, the turn is speculative until the event is set: the LLM may start, but nothing
+        with side effects runs (skills, commands, tools) and nothing is saved if it never commits.
+        """
         turn_id = turn_id or uuid.uuid4().hex[:8]
         trace = trace or TurnTrace(turn_id, session_id)
         parts: list[str] = []
         done = False
         try:
-            async for delta in self._answer(session_id, text, trace):
+            async for delta in self._answer(session_id, text, trace, commit):
                 if isinstance(delta, BackendSwitched):
                     yield delta
                     continue
@@ -66,13 +72,17 @@ class Assistant:
         finally:
             # Runs on completion, error and cancellation (barge-in): what was said stays in history.
             reply_text = "".join(parts).strip()
-            if text.strip() and trace.intent != "forget":
+            committed = commit is None or commit.is_set()
+            if committed and text.strip() and trace.intent != "forget":
                 self.memory.add_turn(Turn(session_id, turn_id, time.time(), text, reply_text,
                                           interrupted=not done, intent=trace.intent,
                                           backend=trace.backends.get("llm"), trace=trace.to_dict()))
         yield ReplyDone(turn_id, "".join(parts).strip())
 
-    async def _answer(self, session_id: str, text: str, trace: TurnTrace) -> AsyncIterator[str | BackendSwitched]:
+    async def _answer(self, session_id: str, text: str, trace: TurnTrace, commit: asyncio.Event | None
+                      ) -> AsyncIterator[str | BackendSwitched]:
+        if commit is not None and self._has_side_effects(session_id, text):
+            await commit.wait()
         if _FORGET.match(text):
             self.memory.forget(session_id)
             trace.intent = "forget"
@@ -95,10 +105,20 @@ class Assistant:
         async for piece in self._llm(session_id, text, trace):
             yield piece
 
+    def _uses_tools(self) -> bool:
+        return bool(self.plugins is not None and getattr(self.llm, "supports_tools", False) and self.plugins.tools())
+
+    def _has_side_effects(self, session_id: str, text: str) -> bool:
+        """Would answering `text` change anything (a skill, a command, a tool call)?"""
+        if _FORGET.match(text) or self._uses_tools():
+            return True
+        p = self.plugins
+        return p is not None and (p.route(text) is not None or p.pending(session_id) is not None
+                                  or p.pending("default") is not None)
+
     async def _llm(self, session_id: str, text: str, trace: TurnTrace) -> AsyncIterator[str | BackendSwitched]:
         messages = self.messages(session_id, text)
-        use_tools = bool(self.plugins is not None and getattr(self.llm, "supports_tools", False)
-                         and self.plugins.tools())
+        use_tools = self._uses_tools()
         try:
             if use_tools:
                 from penny.plugins.tools import run_tool_loop

@@ -126,6 +126,7 @@ class TurnTrace:
     backends: dict[str, str] = field(default_factory=dict)
     intent: str | None = None
     interrupted: bool = False
+    end_rule: str | None = None  # what ended the turn: "semantic", "silence", "push_to_talk", "typed"
 
     def mark(self, name: str, at: float | None = None) -> None:
         self.marks.setdefault(name, time.perf_counter() if at is None else at)
@@ -145,6 +146,7 @@ class TurnTrace:
             "backends": dict(self.backends),
             "intent": self.intent,
             "interrupted": self.interrupted,
+            "end_rule": self.end_rule,
         }
 
     def log_line(self) -> str:

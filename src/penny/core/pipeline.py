@@ -1,29 +1,73 @@
 """The voice turn loop: audio → wake → endpointing → STT → assistant → sentences → TTS → sink.
 
 One VoiceSession per listener (the terminal, each browser tab). `feed()` takes user audio; everything
-the session does comes out of `events()`. Every stage overlaps the next: the first speakable clause
-goes to TTS while the LLM is still writing, and a new utterance during a reply interrupts it.
+the session does comes out of `events()`. Every stage overlaps the next:
+- speculation: when the user pauses, the turn starts (STT, LLM, TTS) with its output held; when the
+  pause becomes an end of turn the held output is released at once, and if the user speaks on it is
+  dropped without a trace. Skills with side effects wait for the end of turn.
+- streaming: the first speakable clause goes to TTS while the LLM is still writing.
+- barge-in: a new utterance during a reply interrupts it.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 import numpy as np
 
+from penny.adapters.wake.gate import WakeGate
 from penny.core.events import (Alert, AudioChunk, BackendSwitched, ErrorEvent, ReplyAudio, ReplyDelta,
                                ReplyDone, ReplyStarted, SilenceStarted, SpeechEnded, SpeechStarted,
                                Transcript, TurnTrace)
-from penny.adapters.wake.gate import WakeGate
 from penny.core.sentences import SentenceSplitter
+from penny.core.turn_end import looks_complete
 from penny.errors import PennyError
 
 log = logging.getLogger(__name__)
 SR = 16000
+
+
+class TurnOutput:
+    """Where one turn's events and audio go: straight out, or held until the turn is confirmed."""
+
+    def __init__(self, session: "VoiceSession", trace: TurnTrace | None, held: bool = False):
+        self.session, self.trace, self.held = session, trace, held
+        self._buffer: list[tuple[str, tuple]] = []
+
+    async def emit(self, ev) -> None:
+        if self.held:
+            self._buffer.append(("event", (ev,)))
+        else:
+            await self.session._emit(ev)
+
+    async def audio(self, turn_id: str, chunk: AudioChunk, filler: bool = False) -> None:
+        if self.held:
+            self._buffer.append(("audio", (turn_id, chunk, filler)))
+        else:
+            await self.session._play_chunk(turn_id, chunk, None if filler else self.trace)
+
+    async def release(self) -> None:
+        self.held = False
+        buffered, self._buffer = self._buffer, []
+        for kind, args in buffered:
+            await (self.emit(*args) if kind == "event" else self.audio(*args))
+
+
+@dataclass
+class Speculation:
+    silence_t: float  # stream time of the last voiced sample before the pause
+    task: asyncio.Task
+    commit: asyncio.Event
+    out: TurnOutput
+    trace: TurnTrace
+    gate: WakeGate
+    complete: bool = False  # the transcript reads as a finished request: a shorter pause ends the turn
 
 
 class VoiceSession:
@@ -46,7 +90,8 @@ class VoiceSession:
         self._stream_t = 0.0  # seconds of user audio fed so far
         self._wall_at_stream_t = time.perf_counter()
         self._turn: asyncio.Task | None = None
-        self._early: tuple[float, asyncio.Task] | None = None
+        self._spec: Speculation | None = None
+        self._answered_t = -1.0  # stream time of the utterance a fast end of turn already answered
         self._playing_until = 0.0  # perf_counter time when emitted reply audio ends playing
         self._ptt: list[np.ndarray] | None = None
         self._closed = False
@@ -70,6 +115,14 @@ class VoiceSession:
                 await self.interrupt()
         for ev in self.endpointer.process(AudioChunk(samples, SR)):
             await self._on_vad_event(ev)
+        spec = self._spec
+        if spec is None:
+            return
+        if self.endpointer.last_probability >= self.cfg.vad.threshold:
+            self._drop_speculation()  # the pause was not the end: the user speaks on
+        elif spec.complete and self._stream_t - spec.silence_t >= self.cfg.vad.fast_end_silence_ms / 1000.0 > 0:
+            self._spec, self._answered_t = None, spec.silence_t
+            await self._commit(spec, "semantic")
 
     async def end_of_input(self) -> None:
         for ev in self.endpointer.flush():
@@ -92,14 +145,14 @@ class VoiceSession:
     async def ask(self, text: str) -> None:
         """A typed turn: skips hearing, goes straight to the assistant."""
         await self.interrupt()
-        trace = TurnTrace(uuid.uuid4().hex[:8], self.session_id)
-        trace.mark("speech_end")
-        trace.mark("end_of_turn")
-        trace.mark("transcript")
-        self._turn = asyncio.create_task(self._reply(text, trace))
+        trace = TurnTrace(uuid.uuid4().hex[:8], self.session_id, end_rule="typed")
+        for mark in ("speech_end", "end_of_turn", "transcript"):
+            trace.mark(mark)
+        self._turn = asyncio.create_task(self._reply(text, trace, TurnOutput(self, trace)))
 
     async def interrupt(self) -> None:
         """Barge-in: stop playback, cancel the LLM stream and queued TTS."""
+        self._drop_speculation()
         task, self._turn = self._turn, None
         if task is not None and not task.done():
             task.cancel()
@@ -120,16 +173,24 @@ class VoiceSession:
                 log.info("barge-in at %.2fs", ev.t)
                 await self.interrupt()
         elif isinstance(ev, SilenceStarted):
-            if self.streaming:  # transcribe early; kept only if the user stays silent
-                self._cancel_early()
-                self._early = (ev.t, asyncio.create_task(self._transcribe(ev.audio)))
+            if self.streaming and not self.speaking:
+                self._speculate(ev)
         elif isinstance(ev, SpeechEnded):
             await self._emit(ev)
+            if abs(ev.t - self._answered_t) < 0.05:
+                return  # this utterance already ended early (it read as complete) and is being answered
             if self.speaking:
                 if not self._barge_in_allowed():
+                    self._drop_speculation()
                     return  # probably Penny hearing itself
                 await self.interrupt()
-            self._start_turn(ev, addressed=False)
+            spec, self._spec = self._spec, None
+            if spec is not None and spec.silence_t >= ev.t - 0.05:
+                await self._commit(spec, "silence")  # nobody spoke after the pause began: the turn ended
+            else:
+                if spec is not None:
+                    spec.task.cancel()
+                self._start_turn(ev, addressed=False)
 
     def _barge_in_allowed(self) -> bool:
         # On the local speaker path Penny can hear itself: require a confident voice (or wake word).
@@ -137,75 +198,93 @@ class VoiceSession:
             return True
         return getattr(self.endpointer, "last_probability", 1.0) >= self.cfg.vad.barge_in_threshold
 
-    def _cancel_early(self) -> None:
-        if self._early is not None:
-            self._early[1].cancel()
-            self._early = None
+    def _wall(self, stream_t: float) -> float:
+        """Wall-clock time of a stream time: the newest fed sample arrived at _wall_at_stream_t."""
+        return self._wall_at_stream_t - (self._stream_t - stream_t)
+
+    # ---- speculation ----
+    def _speculate(self, ev: SilenceStarted) -> None:
+        self._drop_speculation()
+        trace = TurnTrace(uuid.uuid4().hex[:8], self.session_id)
+        trace.mark("speech_end", self._wall(ev.t))
+        commit, out, gate = asyncio.Event(), TurnOutput(self, trace, held=True), copy.copy(self.gate)
+        start_t = max(0.0, ev.t - ev.audio.duration_s)
+        task = asyncio.create_task(self._hear_and_reply(ev.audio, (start_t, ev.t), trace, out, False, commit, gate))
+        self._spec = Speculation(ev.t, task, commit, out, trace, gate)
+
+    def _drop_speculation(self) -> None:
+        spec, self._spec = self._spec, None
+        if spec is not None:
+            spec.task.cancel()
+
+    async def _commit(self, spec: Speculation, rule: str) -> None:
+        spec.trace.mark("end_of_turn")
+        spec.trace.end_rule = rule
+        self.gate = spec.gate  # the speculative verdict (window opened or closed) becomes real
+        self._turn = spec.task
+        await spec.out.release()
+        spec.commit.set()
 
     # ---- one turn ----
     def _start_turn(self, ev: SpeechEnded, addressed: bool) -> None:
-        trace = TurnTrace(uuid.uuid4().hex[:8], self.session_id)
-        now = time.perf_counter()
-        # Map stream time to wall time: the newest fed sample arrived at _wall_at_stream_t.
-        trace.mark("speech_end", self._wall_at_stream_t - (self._stream_t - ev.t))
-        trace.mark("end_of_turn", now)
-        early = None
-        if self._early is not None and self._early[0] >= ev.t - 0.05:
-            early = self._early[1]  # nobody spoke after the silence began: the early transcript holds
-        elif self._early is not None:
-            self._early[1].cancel()
-        self._early = None
-        self._turn = asyncio.create_task(self._hear_and_reply(ev, trace, early, addressed))
+        trace = TurnTrace(uuid.uuid4().hex[:8], self.session_id,
+                          end_rule="push_to_talk" if addressed else "silence")
+        trace.mark("speech_end", self._wall(ev.t))
+        trace.mark("end_of_turn")
+        self._turn = asyncio.create_task(
+            self._hear_and_reply(ev.audio, (ev.start_t, ev.t), trace, TurnOutput(self, trace), addressed, None,
+                                 self.gate))
 
-    async def _hear_and_reply(self, ev: SpeechEnded, trace: TurnTrace, early, addressed: bool) -> None:
+    async def _hear_and_reply(self, audio: AudioChunk, span: tuple[float, float], trace: TurnTrace, out: TurnOutput,
+                              addressed: bool, commit: asyncio.Event | None, gate: WakeGate) -> None:
         try:
-            transcript: Transcript = await (early or self._transcribe(ev.audio))
+            transcript: Transcript = await self.engines.stt.transcribe(audio, initial_prompt=self._stt_prompt)
         except PennyError as exc:
-            await self._emit(ErrorEvent(exc.code, str(exc)))
+            await out.emit(ErrorEvent(exc.code, str(exc)))
             return
         trace.mark("transcript")
         trace.backends["stt"] = getattr(self.engines.stt, "name", "stt")
-        await self._emit(transcript)
+        await out.emit(transcript)
+        if self._spec is not None and self._spec.task is asyncio.current_task():
+            self._spec.complete = looks_complete(transcript.text)
         text = transcript.text.strip()
         if not text:
             return
         if addressed:
             command, wake = text, None
         else:
-            heard = self.gate.on_transcript(transcript, ev.start_t, ev.t)
+            heard = gate.on_transcript(transcript, *span)
             command, wake = heard.command, heard.wake
         if wake is not None:
-            await self._emit(wake)
+            await out.emit(wake)
         if command is None:
             if wake is not None:  # a bare "Hey Penny": the gate now listens for the command
-                await self._play(trace.turn_id, "Yes?", trace)
+                await self._play(trace.turn_id, "Yes?", out)
             else:
                 log.info("not addressed to me: %r", text)
             return
-        await self._reply(command, trace)
+        await self._reply(command, trace, out, commit)
 
-    def _transcribe(self, audio: AudioChunk):
-        return self.engines.stt.transcribe(audio, initial_prompt=self._stt_prompt)
-
-    async def _reply(self, text: str, trace: TurnTrace) -> None:
+    async def _reply(self, text: str, trace: TurnTrace, out: TurnOutput, commit: asyncio.Event | None = None) -> None:
         turn_id = trace.turn_id
-        await self._emit(ReplyStarted(turn_id, text))
+        await out.emit(ReplyStarted(turn_id, text))
         speech: asyncio.Queue = asyncio.Queue()
-        speaker = asyncio.create_task(self._speak_queue(speech, trace))
-        filler = asyncio.create_task(self._filler(trace)) if self.streaming else None
+        speaker = asyncio.create_task(self._speak_queue(speech, trace.turn_id, out))
+        filler = asyncio.create_task(self._filler(trace, out)) if self.streaming else None
         splitter = SentenceSplitter()
         full: list[str] = []
         try:
-            async for ev in self.engines.assistant.reply(self.session_id, text, turn_id=turn_id, trace=trace):
+            async for ev in self.engines.assistant.reply(self.session_id, text, turn_id=turn_id, trace=trace,
+                                                         commit=commit):
                 if isinstance(ev, ReplyDelta):
-                    await self._emit(ev)
+                    await out.emit(ev)
                     full.append(ev.text)
                     if self.streaming:
                         for piece in splitter.feed(ev.text):
                             trace.mark("first_chunk")
                             speech.put_nowait(piece)
                 elif isinstance(ev, BackendSwitched):
-                    await self._emit(ev)
+                    await out.emit(ev)
                 elif isinstance(ev, ReplyDone):
                     if self.streaming:
                         pieces = splitter.flush()
@@ -217,61 +296,70 @@ class VoiceSession:
                         speech.put_nowait(piece)
                     speech.put_nowait(None)
                     await speaker
+                    if commit is not None:
+                        await commit.wait()  # a reply ready before the end of turn waits for it
                     if self.sink is not None:
                         await self.sink.drain()
                     trace.mark("turn_end")
                     self.gate.answered(self._stream_t)
                     self.turns_done += 1
-                    await self._emit(ev)
-                    await self._emit(trace)
+                    await out.emit(ev)
+                    await out.emit(trace)
                     log.info(trace.log_line())
         except asyncio.CancelledError:
-            trace.interrupted = True
-            trace.mark("turn_end")
-            await self._emit(ReplyDone(turn_id, "".join(full).strip(), interrupted=True))
-            await self._emit(trace)
+            if not out.held:  # a dropped speculation leaves no trace; a real turn is marked interrupted
+                trace.interrupted = True
+                trace.mark("turn_end")
+                await out.emit(ReplyDone(turn_id, "".join(full).strip(), interrupted=True))
+                await out.emit(trace)
             raise
         finally:
             for task in (speaker, filler):
                 if task is not None and not task.done():
                     task.cancel()
 
-    async def _filler(self, trace: TurnTrace) -> None:
+    async def _filler(self, trace: TurnTrace, out: TurnOutput) -> None:
         """Say a cached "one moment" only when the real answer is slow."""
         delay = self.cfg.assistant.filler_after_ms / 1000.0
         if delay <= 0:
             return
         await asyncio.sleep(delay)
-        if "first_audio" not in trace.marks:
-            await self._play(trace.turn_id, self.cfg.assistant.filler_phrase, trace, filler=True)
+        while out.held:  # count from the end of the turn, not from the speculative start
+            await asyncio.sleep(0.05)
+        if "first_chunk" not in trace.marks:
+            await self._play(trace.turn_id, self.cfg.assistant.filler_phrase, out, filler=True)
 
-    async def _speak_queue(self, speech: asyncio.Queue, trace: TurnTrace) -> None:
+    async def _speak_queue(self, speech: asyncio.Queue, turn_id: str, out: TurnOutput) -> None:
         while (piece := await speech.get()) is not None:
-            await self._play(trace.turn_id, piece, trace)
+            await self._play(turn_id, piece, out)
 
-    async def _play(self, turn_id: str, text: str, trace: TurnTrace | None, filler: bool = False) -> None:
+    async def _play(self, turn_id: str, text: str, out: TurnOutput, filler: bool = False) -> None:
         try:
             chunks = self.engines.tts.synthesize(text)
             if not self.streaming:  # sequential: synthesize everything, then play
                 chunks = _replay([c async for c in chunks])
             async for chunk in chunks:
-                if trace is not None and not filler:
-                    trace.mark("first_audio")
-                    trace.backends.setdefault("tts", getattr(self.engines.tts, "name", "tts"))
-                now = time.perf_counter()
-                self._playing_until = max(now, self._playing_until) + chunk.duration_s
-                await self._emit(ReplyAudio(turn_id, chunk))
-                if self.sink is not None:
-                    await self.sink.write(chunk)
-                if trace is not None and not filler:
-                    trace.mark("playback_start")
+                await out.audio(turn_id, chunk, filler)
         except PennyError as exc:
-            await self._emit(ErrorEvent(exc.code, str(exc)))
+            await out.emit(ErrorEvent(exc.code, str(exc)))
+
+    async def _play_chunk(self, turn_id: str, chunk: AudioChunk, trace: TurnTrace | None) -> None:
+        if trace is not None:
+            trace.mark("first_audio")
+            trace.backends.setdefault("tts", getattr(self.engines.tts, "last_used", None)
+                                      or getattr(self.engines.tts, "name", "tts"))
+        now = time.perf_counter()
+        self._playing_until = max(now, self._playing_until) + chunk.duration_s
+        await self._emit(ReplyAudio(turn_id, chunk))
+        if self.sink is not None:
+            await self.sink.write(chunk)
+        if trace is not None:
+            trace.mark("playback_start")
 
     async def announce(self, alert: Alert) -> None:
         """A timer or reminder fired: show it and say it, even in the middle of a conversation."""
         await self._emit(alert)
-        await self._play(f"alert-{alert.id}", alert.text, None)
+        await self._play(f"alert-{alert.id}", alert.text, TurnOutput(self, None))
 
     # ---- output ----
     async def _emit(self, ev) -> None:
@@ -295,7 +383,6 @@ class VoiceSession:
         if self._closed:
             return
         self._closed = True
-        self._cancel_early()
         await self.interrupt()
         await self._out.put(None)
 

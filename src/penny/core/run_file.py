@@ -43,8 +43,12 @@ async def feed_audio(session, audio: np.ndarray, *, realtime: bool, frame_ms: in
 
 
 async def run_turns(engines, audio: np.ndarray, *, sink=None, realtime: bool = False, streaming: bool = True,
-                    mode: str = "always_listening", tail_s: float | None = None) -> list[TurnResult]:
-    """Feed one recording (one or more utterances) and collect every turn it caused."""
+                    mode: str = "always_listening", tail_s: float | None = None,
+                    all_events: list | None = None) -> list[TurnResult]:
+    """Feed one recording (one or more utterances) and collect every turn it caused.
+
+    `all_events`, when given, receives every event in order, also those of utterances Penny did not answer.
+    """
     session = engines.new_session(mode=mode, sink=sink, streaming=streaming)
     results: list[TurnResult] = []
     current = TurnResult()
@@ -53,6 +57,8 @@ async def run_turns(engines, audio: np.ndarray, *, sink=None, realtime: bool = F
         nonlocal current
         async for ev in session.events():
             current.events.append(ev)
+            if all_events is not None:
+                all_events.append(ev)
             if isinstance(ev, Transcript) and ev.text:
                 current.transcript = ev.text
             elif isinstance(ev, ReplyAudio):

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from penny.adapters.stt.short_window import transcribe_short
 from penny.core.events import AudioChunk, Segment, Transcript
 from penny.errors import STTFailed
 
@@ -41,11 +42,13 @@ class FasterWhisperSTT:
 
     def __init__(self, model_path: str, *, model_name: str | None = None, device: str = "cpu",
                  compute_type: str = "int8", beam_size: int = 1, language: str | None = "en",
-                 initial_prompt: str | None = None, cpu_threads: int = 0, no_speech_threshold: float = 0.6):
+                 initial_prompt: str | None = None, cpu_threads: int = 0, no_speech_threshold: float = 0.6,
+                 short_window_s: float = 12.0):
         self.model_path = str(model_path)
         self.model_name = model_name or self.model_path
         self.device, self.compute_type, self.cpu_threads = device, compute_type, cpu_threads
         self.beam_size, self.language = beam_size, language
+        self.short_window_s = short_window_s
         self.initial_prompt, self.no_speech_threshold = initial_prompt, no_speech_threshold
         self._model = None
         self._load_lock = threading.Lock()
@@ -96,17 +99,21 @@ class FasterWhisperSTT:
         prompt = initial_prompt if initial_prompt is not None else self.initial_prompt
         try:
             with self._run_lock:
-                seg_iter, info = model.transcribe(
-                    samples, language=self.language, beam_size=self.beam_size, initial_prompt=prompt,
-                    vad_filter=False, condition_on_previous_text=False, temperature=(0.0, 0.2, 0.4),
-                    no_speech_threshold=self.no_speech_threshold, without_timestamps=False)
-                raw = list(seg_iter)  # decoding happens here, inside this worker thread
+                raw = None
+                if audio_s <= self.short_window_s and self.beam_size == 1 and self.language:
+                    raw = transcribe_short(model, samples, self.language, prompt)
+                if raw is None:
+                    seg_iter, _ = model.transcribe(
+                        samples, language=self.language, beam_size=self.beam_size, initial_prompt=prompt,
+                        vad_filter=False, condition_on_previous_text=False, temperature=(0.0, 0.2, 0.4),
+                        no_speech_threshold=self.no_speech_threshold, without_timestamps=False)
+                    raw = list(seg_iter)  # decoding happens here, inside this worker thread
         except Exception as exc:
             raise STTFailed(f"Whisper failed on {audio_s:.1f}s of audio: {exc}") from exc
         segments = self._keep(raw, rms)
         text = " ".join(s.text for s in segments).strip()
-        return Transcript(text=text, language=getattr(info, "language", None) or self.language or "en",
-                          segments=tuple(segments), processing_s=time.perf_counter() - t0, audio_s=audio_s)
+        return Transcript(text=text, language=self.language or "en", segments=tuple(segments),
+                          processing_s=time.perf_counter() - t0, audio_s=audio_s)
 
     def _keep(self, raw, rms: float) -> list[Segment]:
         kept: list[Segment] = []

@@ -1,0 +1,113 @@
+"""A short-utterance fast path for faster-whisper: encode a window sized to the utterance.
+
+faster-whisper always pads the log-Mel features to Whisper's 30 s window, so a 2 s command costs the
+same encoder pass as 30 s of audio (~230 ms on 2 cores for tiny.en). CTranslate2's encoder accepts a
+shorter window (a 4 s window: ~15 ms), so for commands we encode `utterance + pad_s`, then decode
+greedily with the same tokenizer, prompt and suppression rules faster-whisper uses. Measured here on
+tiny.en: 45-65 ms instead of 335-400 ms for 1.6-3.6 s commands, the same words on 9 of 10 test phrases.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+FRAMES_PER_S = 100
+
+
+@dataclass
+class ShortSegment:
+    """Quacks like a faster-whisper Segment for the adapter's filters."""
+
+    start: float
+    end: float
+    text: str
+    no_speech_prob: float
+    avg_logprob: float
+    compression_ratio: float
+
+
+def transcribe_short(model, samples: np.ndarray, language: str | None, initial_prompt: str | None,
+                     pad_s: float = 3.0) -> list[ShortSegment] | None:
+    """Segments of a short utterance, or None when the fast decode is not trustworthy (use the full path).
+
+    Timestamp tokens are kept on: they let the decoder end where the audio ends. Without them a short
+    window makes Whisper repeat the sentence until max_length.
+    """
+    audio_s = len(samples) / 16000.0
+    features = model.feature_extractor(samples)
+    frames = features.shape[-1] - 1
+    window = min(model.feature_extractor.nb_max_frames,
+                 int(math.ceil((frames + pad_s * FRAMES_PER_S) / FRAMES_PER_S) * FRAMES_PER_S))
+    encoder_output = model.encode(pad_or_trim(features[:, :frames], window))
+    tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                          language=language or "en")
+    previous = tokenizer.encode(" " + initial_prompt.strip()) if initial_prompt else []
+    prompt = model.get_prompt(tokenizer, previous, without_timestamps=False)
+    max_new = 24 + int(10 * audio_s)
+    result = model.model.generate(
+        encoder_output, [prompt], beam_size=1, max_length=len(prompt) + max_new,
+        return_scores=True, return_no_speech_prob=True, suppress_blank=True, max_initial_timestamp_index=50,
+        suppress_tokens=get_suppressed_tokens(tokenizer, [-1]))[0]
+    tokens = result.sequences_ids[0]
+    if len(tokens) >= max_new:
+        return None  # ran away (a loop): let the full decoder with its fallbacks try
+    avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+    segments = drop_repeats(_segments(tokenizer, tokens, audio_s))
+    for seg in segments:
+        seg.no_speech_prob, seg.avg_logprob = result.no_speech_prob, avg_logprob
+        seg.compression_ratio = get_compression_ratio(seg.text)
+    if not segments or avg_logprob < -1.0 or max(s.compression_ratio for s in segments) > 2.4:
+        return None
+    return segments
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
+def drop_repeats(segments: list[ShortSegment]) -> list[ShortSegment]:
+    """Cut a Whisper loop: a sentence that repeats an earlier one ends the transcript."""
+    seen: set[str] = set()
+    kept: list[ShortSegment] = []
+    for seg in segments:
+        fresh = []
+        for sentence in _SENTENCE_END.split(seg.text):
+            key = re.sub(r"[^a-z0-9 ]", "", sentence.lower()).strip()
+            if key in seen:
+                if fresh:
+                    seg.text = " ".join(fresh)
+                    kept.append(seg)
+                return kept
+            seen.add(key)
+            fresh.append(sentence)
+        kept.append(seg)
+    return kept
+
+
+def _segments(tokenizer, tokens: list[int], audio_s: float) -> list[ShortSegment]:
+    """Split <|t0|> text <|t1|> runs into segments; drop any that start after the audio ends."""
+    begin = tokenizer.timestamp_begin
+    segments: list[ShortSegment] = []
+    start, text_tokens = 0.0, []
+    for t in tokens:
+        if t < begin:
+            text_tokens.append(t)
+            continue
+        stamp = (t - begin) * 0.02
+        if text_tokens:
+            if start <= audio_s + 0.2:
+                text = tokenizer.decode(text_tokens).strip()
+                if text:
+                    segments.append(ShortSegment(round(start, 3), round(min(stamp, audio_s), 3), text, 0, 0, 0))
+            text_tokens = []
+        start = stamp
+    if text_tokens and start <= audio_s + 0.2:  # no closing timestamp
+        text = tokenizer.decode(text_tokens).strip()
+        if text:
+            segments.append(ShortSegment(round(start, 3), round(audio_s, 3), text, 0, 0, 0))
+    return segments
