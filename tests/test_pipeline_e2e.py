@@ -36,6 +36,13 @@ async def engines(tmp_path_factory):
     await engines.aclose()
 
 
+def trimmed(path) -> np.ndarray:
+    """The synthesized speech without its leading and trailing silence."""
+    x = load(path)
+    voiced = np.flatnonzero(np.abs(x) > 0.01)
+    return x[voiced[0]:voiced[-1] + 1]
+
+
 def ordered(trace: TurnTrace, names: list[str]) -> bool:
     times = [trace.marks[n] for n in names]
     return all(a <= b + 1e-6 for a, b in zip(times, times[1:]))
@@ -105,7 +112,9 @@ async def test_a_finished_question_ends_the_turn_on_a_short_pause(engines):
 
 
 async def test_a_pause_mid_sentence_does_not_end_the_turn(engines):
-    audio = np.concatenate([load(synth_piper("Set a timer for")), silence(0.4), load(synth_piper("ten minutes."))])
+    # A 350 ms pause: longer than the semantic end of turn (300 ms), shorter than the silence one (500 ms).
+    audio = np.concatenate([trimmed(synth_piper("Set a timer for")), silence(0.35),
+                            trimmed(synth_piper("ten minutes."))])
     turns = await run_turns(engines, audio, realtime=True)
     assert len(turns) == 1, [t.transcript for t in turns]
     [turn] = turns

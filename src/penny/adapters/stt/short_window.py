@@ -55,8 +55,8 @@ def transcribe_short(model, samples: np.ndarray, language: str | None, initial_p
         return_scores=True, return_no_speech_prob=True, suppress_blank=True, max_initial_timestamp_index=50,
         suppress_tokens=get_suppressed_tokens(tokenizer, [-1]))[0]
     tokens = result.sequences_ids[0]
-    if len(tokens) >= max_new:
-        return None  # ran away (a loop): let the full decoder with its fallbacks try
+    if not tokens or tokens[-1] < tokenizer.timestamp_begin:
+        return None  # cut off by the length limit (a loop), not ended: let the full decoder try
     avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
     segments = drop_repeats(_segments(tokenizer, tokens, audio_s))
     for seg in segments:
