@@ -51,3 +51,31 @@ def test_platform_check_names_the_fix():
 
     assert any("Python 3.11" in p for p in platform_problems((3, 13), "linux"))
     assert any("too old" in p for p in platform_problems((3, 8), "linux"))
+
+
+def _doctor(tmp_path, clean_env, llm: dict):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"llm": llm, "tts": {"cache": {"dir": str(tmp_path / "tts")}}}))
+    out = penny("--config", str(cfg), "doctor", "--json", env=clean_env)
+    return out.returncode, {row["component"]: row for row in json.loads(out.stdout)}, out
+
+
+@pytest.mark.slow
+def test_doctor_healthy_llm_endpoint(tmp_path, clean_env, fake_llm_server):
+    server = fake_llm_server("ok", models=("fake-model",))
+    code, rows, out = _doctor(tmp_path, clean_env, {"provider": "llamacpp", "base_url": server.base_url,
+                                                     "model": "fake-model"})
+    llm_rows = [r for name, r in rows.items() if name.startswith("llm")]
+    assert llm_rows and all(r["status"] in ("ok", "warn") for r in llm_rows), llm_rows
+    assert rows["stt"]["status"] == "ok" and code == 0, out.stdout
+
+
+@pytest.mark.slow
+def test_doctor_unreachable_llm_endpoint_says_how_to_fix(tmp_path, clean_env, refused_url):
+    code, rows, out = _doctor(tmp_path, clean_env, {"provider": "lmstudio", "base_url": refused_url,
+                                                     "model": "some-model", "mode": "local_only",
+                                                     "embedded": {"model_path": str(tmp_path / "missing.gguf")}})
+    failed = [r for name, r in rows.items() if name.startswith("llm") and r["status"] == "fail"]
+    assert failed, out.stdout
+    assert any("LM Studio" in r["fix"] or "start" in r["fix"].lower() for r in failed), failed
+    assert code == 1  # nothing can answer: the only local server is down and the embedded model is missing
