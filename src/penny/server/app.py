@@ -141,7 +141,7 @@ def create_app(cfg: PennyConfig, engines=None, *, guard: Guard | None = None, li
             if owned is not None:
                 await owned.aclose()
 
-    app = FastAPI(title="Penny", version=penny.__version__, lifespan=lifespan,
+    app = FastAPI(title="Penny", version=penny.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Penny's HTTP API. The voice protocol (WebSocket `/ws`) is described in "
                               "docs/protocol.md. With a token, send `Authorization: Bearer <token>`.")
     app.state.penny = state
@@ -197,4 +197,20 @@ def create_app(cfg: PennyConfig, engines=None, *, guard: Guard | None = None, li
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR, follow_symlink=False), name="static")
+    _offline_docs(app)
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs from the swagger-ui-bundle package: FastAPI's default page loads Swagger UI from a CDN."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="Penny API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
