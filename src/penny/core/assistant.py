@@ -48,6 +48,17 @@ class Assistant:
         system = system_prompt(self.cfg) + f" It is now {now}."
         return [{"role": "system", "content": system}, *history, {"role": "user", "content": text}]
 
+    async def warm(self) -> None:
+        """One short request at start-up: the model runs once, and llama.cpp-style servers keep the
+        system prompt in their KV cache, so the first real turn only processes its new words."""
+        try:
+            async with contextlib.aclosing(self.llm.stream(self.messages("", "Hello."))) as events:
+                async for ev in events:
+                    if isinstance(ev, TextDelta):
+                        break
+        except PennyError as exc:
+            log.warning("LLM warm-up failed: %s", exc)
+
     async def reply(self, session_id: str, text: str, *, turn_id: str | None = None,
                     trace: TurnTrace | None = None, commit: asyncio.Event | None = None
                     ) -> AsyncIterator[ReplyDelta | ReplyDone | BackendSwitched]:

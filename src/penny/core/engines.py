@@ -61,6 +61,8 @@ class Engines:
                 await _maybe_await(self.llm.start())
             except Exception as exc:  # an absent backend is reported per turn, not fatal at start-up
                 log.warning("LLM not ready at start-up: %s", exc)
+                return
+        await self.assistant.warm()
 
     async def _warm_stt(self) -> None:
         if hasattr(self.stt, "warmup"):
