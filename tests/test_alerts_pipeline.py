@@ -1,0 +1,49 @@
+"""A timer set by voice fires into every open session: shown (Alert) and spoken (reply audio)."""
+import asyncio
+from datetime import datetime, timezone
+
+from penny.adapters.tts.factory import build_tts
+from penny.config import PennyConfig
+from penny.core.engines import Engines
+from penny.core.events import Alert, ReplyAudio, ReplyDone
+from penny.memory.store import MemoryStore
+from penny.plugins.base import ManualClock
+from penny.plugins.registry import build_plugins
+
+
+class NoLLM:
+    name, model, supports_tools = "none", "none", False
+
+    async def stream(self, messages, tools=None):
+        raise AssertionError("a skill request must not reach the LLM")
+        yield
+
+
+async def test_timer_alert_is_shown_and_spoken_in_a_live_session(tmp_path):
+    cfg = PennyConfig.model_validate({"tts": {"provider": "espeak", "fallbacks": []},
+                                      "wake": {"mode": "always_listening"}})
+    clock = ManualClock(datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc))
+    plugins = build_plugins(cfg, clock=clock, data_dir=tmp_path)
+    engines = Engines(cfg, llm=NoLLM(), stt=None, tts=build_tts(cfg, cache=False), plugins=plugins,
+                      memory=MemoryStore(tmp_path / "m.db"))
+    plugins.start()
+    session = engines.new_session()
+    other = engines.new_session()  # a second listener (another browser tab) hears it too
+    try:
+        await session.ask("set a timer for two minutes")
+        async for ev in session.events():
+            if isinstance(ev, ReplyDone):
+                assert "timer" in ev.text.lower()
+                break
+        await session.wait_idle()
+        await clock.advance(minutes=2, seconds=1)
+        for s in (session, other):
+            got = []
+            async for ev in s.events():
+                got.append(ev)
+                if isinstance(ev, ReplyAudio) and ev.turn_id.startswith("alert-"):
+                    break
+            alerts = [e for e in got if isinstance(e, Alert)]
+            assert alerts and alerts[0].kind == "timer"
+    finally:
+        await asyncio.wait_for(engines.aclose(), 10)
