@@ -62,6 +62,8 @@ async def test_time_question_reply_wav_says_the_current_hour(engines, tmp_path):
     after = dt.datetime.now()
     assert turn.transcript.lower().startswith("what time is it")
     assert turn.trace.intent == "clock"
+    [saved] = engines.memory.turns(turn.trace.session_id)  # a speculative answer is kept once committed
+    assert saved.reply_text == turn.reply and not saved.interrupted
     heard = await engines.stt.transcribe(_read(out))
     hours = {before.hour % 12 or 12, after.hour % 12 or 12}
     assert hour_said(heard.text, hours), (turn.reply, heard.text)
@@ -109,6 +111,16 @@ async def test_a_finished_question_ends_the_turn_on_a_short_pause(engines):
     [turn] = await run_turns(engines, load(synth_piper("How many legs does a spider have?")), realtime=True)
     assert turn.trace.end_rule == "semantic"
     assert "spider" in turn.transcript.lower() and turn.reply
+    [saved] = engines.memory.turns(turn.trace.session_id)
+    assert saved.reply_text == turn.reply
+
+
+async def test_a_read_only_skill_is_answered_speculatively_and_kept(engines):
+    [turn] = await run_turns(engines, load(synth_piper("What's the date today?")), realtime=True)
+    assert turn.trace.intent == "clock" and turn.trace.end_rule == "semantic"
+    # the skill answered while the pause was still running: before the end of turn was decided
+    assert turn.trace.marks["first_token"] <= turn.trace.marks["end_of_turn"]
+    assert [t.reply_text for t in engines.memory.turns(turn.trace.session_id)] == [turn.reply]
 
 
 async def test_a_pause_mid_sentence_does_not_end_the_turn(engines):

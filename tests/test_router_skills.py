@@ -179,3 +179,15 @@ def test_parse_range():
     assert parse_range("next week", NOW).start.isoformat() == "2026-11-30T00:00:00+01:00"
     assert parse_range("on friday", NOW).label == "on Friday"
     assert parse_range("tv", NOW) is None
+
+
+@pytest.mark.parametrize("text, read_only", [
+    ("what time is it", True), ("what's on my calendar tomorrow", True), ("how much time is left", True),
+    ("set a timer for ten minutes", False), ("add a dentist appointment next tuesday at 3 pm", False),
+    ("remember that the wifi password is on the fridge", False), ("tell me about calendars", False),
+])
+def test_read_only_intents_may_run_before_the_turn_ends(tmp_path, text, read_only):
+    from penny.config import PennyConfig
+    from penny.plugins.registry import build_plugins
+
+    assert build_plugins(PennyConfig(), data_dir=tmp_path).read_only("s", text) is read_only

@@ -80,6 +80,8 @@ class Assistant:
                 parts.append(delta)
                 yield ReplyDelta(turn_id, delta)
             done = True
+            if commit is not None:
+                await commit.wait()  # a reply ready before the end of turn counts once the turn ends
         finally:
             # Runs on completion, error and cancellation (barge-in): what was said stays in history.
             reply_text = "".join(parts).strip()
@@ -124,8 +126,9 @@ class Assistant:
         if _FORGET.match(text) or self._uses_tools():
             return True
         p = self.plugins
-        return p is not None and (p.route(text) is not None or p.pending(session_id) is not None
-                                  or p.pending("default") is not None)
+        if p is None or p.read_only(session_id, text):
+            return False  # the LLM, or a skill that only reads (the time, the calendar)
+        return p.route(text) is not None or p.pending(session_id) is not None or p.pending("default") is not None
 
     async def _llm(self, session_id: str, text: str, trace: TurnTrace) -> AsyncIterator[str | BackendSwitched]:
         messages = self.messages(session_id, text)

@@ -64,6 +64,8 @@ class Intent:
     handler: Handler
     accept: Callable[[dict], bool] | None = None
     fallback: bool = False  # tried only after every plugin's ordinary intents
+    # Only reads (the time, the calendar): safe to answer speculatively, before the user's turn has ended.
+    read_only: bool = False
     compiled: list[re.Pattern] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:

@@ -92,7 +92,8 @@ class CalendarPlugin(Plugin):
     def intents(self) -> list[Intent]:
         ok_range = lambda s: parse_range(s.get("when"), self.ctx.now()) is not None  # noqa: E731
         ok_add = lambda s: self._parse_add(s) is not None  # noqa: E731
-        return [Intent("next", _NEXT, self._next), Intent("read", _READ, self._read, accept=ok_range),
+        return [Intent("next", _NEXT, self._next, read_only=True),
+                Intent("read", _READ, self._read, accept=ok_range, read_only=True),
                 Intent("add", _ADD, self._add, accept=ok_add)]
 
     def tools(self) -> list[Tool]:

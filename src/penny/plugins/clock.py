@@ -24,7 +24,7 @@ class ClockPlugin(Plugin):
     description = "The current time and date in the user's time zone."
 
     def intents(self) -> list[Intent]:
-        return [Intent("time", _TIME, self._time), Intent("date", _DATE, self._date)]
+        return [Intent("time", _TIME, self._time, read_only=True), Intent("date", _DATE, self._date, read_only=True)]
 
     def tools(self) -> list[Tool]:
         return [Tool("get_current_time", "Get the current local time, date and weekday of the user.",

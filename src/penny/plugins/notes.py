@@ -50,10 +50,10 @@ class NotesPlugin(Plugin):
         return [
             Intent("forget_all", _FORGET_ALL, self._forget_all),
             Intent("forget", _FORGET, self._forget, accept=lambda s: bool(self._find(s["topic"]))),
-            Intent("recall", _RECALL, self._recall),
+            Intent("recall", _RECALL, self._recall, read_only=True),
             Intent("remember", _REMEMBER, self._remember, accept=lambda s: not _QUESTION.match(s["note"])),
             Intent("search", _SEARCH, self._search, accept=lambda s: bool(self._find(s["topic"])),
-                   fallback=True),
+                   fallback=True, read_only=True),
         ]
 
     def tools(self) -> list[Tool]:

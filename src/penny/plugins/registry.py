@@ -65,6 +65,14 @@ class PluginRegistry:
     def route(self, text: str) -> IntentMatch | None:
         return self.router.route(text)
 
+    def read_only(self, session_id: str, text: str) -> bool:
+        """Would handle_text(session_id, text) only read? (No pending question to answer, a read-only intent.)"""
+        if self._pending.get(session_id) is not None or self._pending.get("default") is not None:
+            return False
+        match = self.route(text)
+        intent = self.router.intent(match) if match is not None else None
+        return intent is not None and intent.read_only
+
     async def handle(self, match: IntentMatch, *, session_id: str = "default") -> SkillResult:
         handler = self.router.handler(match)
         if handler is None:

@@ -90,8 +90,12 @@ class IntentRouter:
                 return IntentMatch(plugin_name, intent.name, slots, t)
         return None
 
-    def handler(self, match: IntentMatch):
+    def intent(self, match: IntentMatch):
         for plugin_name, intent in self._table:
             if plugin_name == match.plugin and intent.name == match.intent:
-                return intent.handler
+                return intent
         return None
+
+    def handler(self, match: IntentMatch):
+        intent = self.intent(match)
+        return intent.handler if intent is not None else None

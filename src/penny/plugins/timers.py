@@ -89,8 +89,8 @@ class TimersPlugin(Plugin):
         ok_duration = lambda s: parse_duration(s["duration"]) is not None  # noqa: E731
         return [
             Intent("reminder", _REMIND, self._remind, accept=self._is_reminder),
-            Intent("time_left", _LEFT, self._left),
-            Intent("list", _LIST, self._list),
+            Intent("time_left", _LEFT, self._left, read_only=True),
+            Intent("list", _LIST, self._list, read_only=True),
             Intent("cancel", _CANCEL, self._cancel),
             Intent("set_timer", _SET, self._set, accept=ok_duration),
             Intent("set_timer_bare", _SET_BARE, self._ask_duration),

@@ -38,7 +38,7 @@ class WeatherPlugin(Plugin):
         self._cache: tuple[float, dict] | None = None
 
     def intents(self) -> list[Intent]:
-        return [Intent("weather", _INTENTS, self._answer)]
+        return [Intent("weather", _INTENTS, self._answer, read_only=True)]
 
     def tools(self) -> list[Tool]:
         return [Tool("get_weather", "Current weather and the forecast for the user's home location.",
