@@ -7,8 +7,6 @@ CPU figures are process CPU seconds per second of audio (1.0 = one core fully bu
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import statistics
@@ -159,15 +157,10 @@ def _plot(result: dict, path: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "hearing.json")
-    args = ap.parse_args()
-    result = run_hearing_benchmark(quick=args.quick)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    _plot(result, args.out.with_suffix(".png"))
-    print(json.dumps(result, indent=2))
+    sys.path.insert(0, str(ROOT))  # when run as a script
+    from benchmarks.component import component_main
+
+    component_main("hearing", __doc__, run_hearing_benchmark, _plot)
 
 
 if __name__ == "__main__":

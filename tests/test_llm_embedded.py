@@ -1,6 +1,5 @@
 """The real llama_cpp.server with the bundled SmolLM2: streaming, models list, tiny completion,
 the embedded backend's life cycle (lazy start, restart once, no orphans), and `penny chat`."""
-import asyncio
 import os
 import signal
 import subprocess

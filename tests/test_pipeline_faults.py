@@ -1,7 +1,6 @@
 """Faults in the voice loop: the LLM dies mid-answer, the process dies mid-turn."""
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import textwrap

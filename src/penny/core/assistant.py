@@ -80,17 +80,17 @@ class Assistant:
                 parts.append(delta)
                 yield ReplyDelta(turn_id, delta)
             done = True
+            # ReplyDone before the commit wait: a speculative turn can finish speaking-ready audio early.
+            yield ReplyDone(turn_id, "".join(parts).strip())
             if commit is not None:
                 await commit.wait()  # a reply ready before the end of turn counts once the turn ends
         finally:
             # Runs on completion, error and cancellation (barge-in): what was said stays in history.
-            reply_text = "".join(parts).strip()
             committed = commit is None or commit.is_set()
             if committed and text.strip() and trace.intent != "forget":
-                self.memory.add_turn(Turn(session_id, turn_id, time.time(), text, reply_text,
+                self.memory.add_turn(Turn(session_id, turn_id, time.time(), text, "".join(parts).strip(),
                                           interrupted=not done, intent=trace.intent,
                                           backend=trace.backends.get("llm"), trace=trace.to_dict()))
-        yield ReplyDone(turn_id, "".join(parts).strip())
 
     async def _answer(self, session_id: str, text: str, trace: TurnTrace, commit: asyncio.Event | None
                       ) -> AsyncIterator[str | BackendSwitched]:
