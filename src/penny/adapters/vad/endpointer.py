@@ -33,7 +33,8 @@ class Endpointer:
         self.neg_threshold = max(0.01, self.threshold - 0.15)
         self.min_speech = int(cfg.min_speech_ms * SR / 1000)
         self.end_silence = int(cfg.end_silence_ms * SR / 1000)
-        early = cfg.end_silence_ms * 0.4 if early_silence_ms is None else early_silence_ms
+        early = getattr(cfg, "early_silence_ms", cfg.end_silence_ms * 0.4) if early_silence_ms is None \
+            else early_silence_ms
         self.early_silence = min(self.end_silence, max(1, int(early * SR / 1000)))
         self.max_utterance = int(cfg.max_utterance_s * SR)
         self.preroll = int(cfg.preroll_ms * SR / 1000)
