@@ -44,9 +44,11 @@ class Assistant:
 
     def messages(self, session_id: str, text: str) -> list[dict]:
         history = self.memory.context(session_id, self.cfg.memory.max_history_chars)
-        now = time.strftime("%A %d %B %Y, %H:%M")
-        system = system_prompt(self.cfg) + f" It is now {now}."
-        return [{"role": "system", "content": system}, *history, {"role": "user", "content": text}]
+        # The time goes last: everything before it stays the same from turn to turn, so llama.cpp-style
+        # servers reuse their cached prompt instead of re-reading it every minute.
+        now = {"role": "system", "content": f"It is now {time.strftime('%A %d %B %Y, %H:%M')}."}
+        return [{"role": "system", "content": system_prompt(self.cfg)}, *history, now,
+                {"role": "user", "content": text}]
 
     async def warm(self) -> None:
         """One short request at start-up: the model runs once, and llama.cpp-style servers keep the
