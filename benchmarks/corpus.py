@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import subprocess
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from penny.testing import espeak_16k, piper_16k
 
 log = logging.getLogger("benchmarks.corpus")
 
@@ -81,34 +81,12 @@ def select(quick: bool = False) -> list[Request]:
 
 # ---------------------------------------------------------------- synthesis
 
-_piper_voice = None
-
-
 def _piper(text: str) -> np.ndarray:
-    global _piper_voice
-    from piper import PiperVoice
-
-    from penny.adapters.audio.resample import to_16k_mono
-    from penny.models import piper_joe_voice
-
-    if _piper_voice is None:
-        _piper_voice = PiperVoice.load(str(piper_joe_voice()))
-    parts = [c.audio_float_array for c in _piper_voice.synthesize(text)]
-    sr = _piper_voice.config.sample_rate
-    return to_16k_mono(np.concatenate(parts).astype(np.float32), sr)
+    return piper_16k(text)
 
 
 def _espeak(text: str, voice: str) -> np.ndarray:
-    import soundfile
-
-    from penny.adapters.audio.resample import to_16k_mono
-
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "espeak.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(wav), text], check=True,
-                       capture_output=True, timeout=60)
-        data, sr = soundfile.read(str(wav), dtype="float32")
-    return to_16k_mono(data, sr)
+    return espeak_16k(text, voice, speed=165)
 
 
 def trim(audio: np.ndarray, threshold: float = 0.01) -> np.ndarray:

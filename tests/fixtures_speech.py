@@ -5,18 +5,18 @@ in one directory per session (`speech_dir`), so a phrase is synthesized once.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+
+from penny.testing import espeak_16k, piper_16k
 
 SR = 16000
 _cache_dir: Path | None = None
@@ -63,45 +63,22 @@ def load(path: Path) -> np.ndarray:
     return read_audio(path).samples
 
 
-@functools.lru_cache(maxsize=1)
-def _piper_voice():
-    from piper import PiperVoice
-
-    from penny.models import piper_joe_voice
-
-    return PiperVoice.load(piper_joe_voice())
-
-
 def synth_piper(text: str, path: Path | None = None, length_scale: float = 1.0) -> Path:
     """Speak `text` with Piper's joe voice → 16 kHz mono 16-bit WAV (cached)."""
-    from piper import SynthesisConfig
-
-    from penny.adapters.audio.resample import to_16k_mono
-
     cached, hit = _cached("piper", text, {"ls": length_scale}, path)
     if not hit:
-        voice = _piper_voice()
-        cfg = SynthesisConfig(length_scale=length_scale, noise_scale=0.333, noise_w_scale=0.333)
-        chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=cfg)]
-        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-        write_wav(cached, 0.7 * to_16k_mono(audio, voice.config.sample_rate))
+        write_wav(cached, 0.7 * piper_16k(text, length_scale=length_scale, noise_scale=0.333, noise_w_scale=0.333))
     return _deliver(cached, path)
 
 
 def synth_espeak(text: str, path: Path | None = None, voice: str = "en-us", speed: int = 160,
                  pitch: int = 50) -> Path:
     """Speak `text` with espeak-ng → 16 kHz mono 16-bit WAV (cached)."""
-    from penny.adapters.audio.resample import to_16k_mono
-
     cached, hit = _cached("espeak", text, {"v": voice, "s": speed, "p": pitch}, path)
     if not hit:
-        raw = cached.with_suffix(".raw.wav")
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(raw), text],
-                       check=True, capture_output=True, timeout=60)
-        data, sr = soundfile.read(str(raw), dtype="float32")
-        raw.unlink()
+        data = espeak_16k(text, voice, speed, pitch)
         peak = float(np.max(np.abs(data))) or 1.0
-        write_wav(cached, 0.7 * to_16k_mono(data / peak, sr))
+        write_wav(cached, 0.7 * data / peak)
     return _deliver(cached, path)
 
 
