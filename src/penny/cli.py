@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from penny.cli_models import models_app
 from penny.config import PennyConfig, load_config, masked_dict
 from penny.errors import PennyError
 
@@ -16,6 +17,7 @@ app = typer.Typer(help="Penny: a private, local-first voice assistant.", no_args
                   pretty_exceptions_enable=False, add_completion=False)
 config_app = typer.Typer(help="Show or check penny_config.json.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(models_app, name="models")
 log = logging.getLogger("penny")
 
 
@@ -272,27 +274,6 @@ def chat(
 
 
 @app.command()
-def models() -> None:
-    """List the models each configured LLM backend serves (* marks the one in use)."""
-    import asyncio
-
-    from penny.adapters.llm.factory import build_llm
-
-    async def run() -> dict:
-        chain = build_llm(cfg())
-        try:
-            listed = await chain.list_models()
-            return {b.name: (b.model, listed.get(b.name, [])) for b in chain.backends}
-        finally:
-            await chain.aclose()
-
-    for name, (current, names) in asyncio.run(run()).items():
-        listed = ", ".join(f"*{n}" if n == current else n for n in names) or "(unreachable)"
-        typer.echo(f"{name}: {listed}")
-    typer.echo("Switch with `penny chat --model NAME`, or /model NAME inside `penny chat`.", err=True)
-
-
-@app.command()
 def say(
     text: str = typer.Argument(..., help="What to say (markdown, numbers and times are read naturally); - reads stdin."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write a WAV file instead of playing it."),
@@ -355,16 +336,25 @@ def bench(
     update_readme: bool = typer.Option(False, "--update-readme", help="Rewrite README.md's Latency section."),
     components: Optional[bool] = typer.Option(None, "--components/--no-components",
                                               help="Also run the component benchmarks (default: not with --quick)."),
+    accuracy: bool = typer.Option(False, "--accuracy", help="Only the task-success benchmark (did Penny do it?)."),
+    no_accuracy: bool = typer.Option(False, "--no-accuracy", help="The full run without the task-success part."),
+    baseline: bool = typer.Option(False, "--baseline", help="With --accuracy: Penny without the understanding "
+                                  "work (greedy Whisper, no vocabulary, no rescoring, no clarification)."),
 ) -> None:
-    """End-to-end latency benchmark: spoken requests, streaming vs sequential; writes JSON + PNG."""
+    """Latency (streaming vs sequential) and task success on spoken requests; writes JSON + PNG."""
     root = Path(__file__).resolve().parents[2]  # benchmarks/ lives in the source checkout, not the package
     if not (root / "benchmarks" / "__main__.py").is_file():
         fail("the benchmarks/ folder is not here: run `penny bench` from a source checkout of Penny.")
     sys.path.insert(0, str(root))
+    from benchmarks import accuracy as accuracy_bench
     from benchmarks.__main__ import run as run_bench
 
-    run_bench(quick=quick, out=out, config=state.config_path, components=components, update_readme=update_readme,
-              verbose=log.isEnabledFor(logging.DEBUG))
+    if not accuracy:
+        run_bench(quick=quick, out=out, config=state.config_path, components=components,
+                  update_readme=update_readme, verbose=log.isEnabledFor(logging.DEBUG))
+    if accuracy or not (quick or no_accuracy):  # the full benchmark includes task success
+        accuracy_bench.main(quick=quick, out=out, config=state.config_path, update_readme=update_readme,
+                            baseline=baseline)
 
 
 def main() -> None:

@@ -224,21 +224,44 @@ async def models(request: Request):
         listing, error = {}, {"code": exc.code, "message": str(exc)}
     else:
         error = None
-    return {"active": state.llm_status(), "models": jsonable_encoder(listing), "error": error}
+    from penny.catalog import listing as catalogue
+
+    return {"active": state.llm_status(), "models": jsonable_encoder(listing), "error": error,
+            "catalogue": catalogue()}
 
 
 class ActiveIn(BaseModel):
-    model: str = Field(..., min_length=1, max_length=200)
+    model: str = Field(..., min_length=1, max_length=200,
+                       description="A name from `models`, or a pulled LLM from `catalogue`.")
     backend: Optional[str] = Field(None, max_length=100)
+
+
+async def _choice(llm, name: str, backend: str | None) -> tuple[str, str | None]:
+    """(model, backend) to pass to set_model. Only listed names pass: never a path from the client."""
+    from penny.catalog import CATALOG, installed_path
+
+    listed = await _maybe_await(llm.list_models())
+    if any(name in names for b, names in listed.items() if backend is None or b == backend):
+        return name, backend
+    entry = next((m for m in CATALOG if m.name == name), None)
+    if entry is None:
+        raise ModelNotFound(f"No backend lists a model named {name!r}.")
+    if entry.kind != "llm":
+        raise ModelNotFound(f"{name} is a speech model: switch with `penny models use {name}` and restart Penny.")
+    embedded = [b.name for b in getattr(llm, "backends", []) if type(b).__name__ == "EmbeddedLLM"]
+    if not embedded:
+        raise ModelNotFound("This configuration has no embedded LLM backend to load a pulled model into.")
+    return str(installed_path(entry)), embedded[0]  # ModelNotFound says how to pull it
 
 
 @router.post("/models/active", tags=["models"], summary="Switch the LLM model (and optionally backend)")
 async def set_active(body: ActiveIn, request: Request):
     state = _state(request)
     try:
-        await _maybe_await(state.engines.llm.set_model(body.model, body.backend))
+        model, backend = await _choice(state.engines.llm, body.model, body.backend)
+        await _maybe_await(state.engines.llm.set_model(model, backend))
     except (ModelNotFound, KeyError, ValueError) as exc:
-        msg = exc.message if isinstance(exc, PennyError) else str(exc).strip("'\"")
+        msg = str(exc) if isinstance(exc, PennyError) else str(exc).strip("'\"")
         return _err(404, "model-not-found", msg or f"Unknown model {body.model!r}.")
     active = state.llm_status()
     state.health_cache = None

@@ -295,6 +295,14 @@ async function loadModels() {
       for (const n of names) group.append(new Option(n, `${backend}\u0000${n}`));
       if (names.length) sel.append(group);
     }
+    // Pulled catalogue LLMs load into the embedded backend (`penny models pull NAME` adds more).
+    const pulled = (body.catalogue || []).filter((m) => m.kind === "llm" && m.pulled);
+    if (pulled.length) {
+      const group = document.createElement("optgroup");
+      group.label = "downloaded (embedded)";
+      for (const m of pulled) group.append(new Option(`${m.name} (${m.size_mb} MB)`, `\u0000${m.name}`));
+      sel.append(group);
+    }
     setModel(body.active);
     modelsLoaded = true;
   } catch (_) { /* shown as unknown */ }
@@ -303,7 +311,7 @@ async function loadModels() {
 async function switchModel() {
   const [backend, model] = $("model-select").value.split("\u0000");
   try {
-    const r = await api("/api/models/active", { method: "POST", json: { model, backend } });
+    const r = await api("/api/models/active", { method: "POST", json: { model, backend: backend || null } });
     const body = await r.json();
     if (!r.ok) throw new Error(body.error?.message || r.statusText);
     setModel(body.active);
