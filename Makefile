@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_PKGS := espeak-ng libportaudio2 libsndfile1
-TEST_PKGS := $(RUN_PKGS) sox chromium chromium-driver
+# The benchmarks' real human speech comes from Debian: pocketsphinx test data, Asterisk prompts, ALSA's test voice.
+TEST_PKGS := $(RUN_PKGS) sox chromium chromium-driver pocketsphinx-testdata asterisk-core-sounds-en-wav alsa-utils
 
 .PHONY: run test setup setup-dev bench lock clean
 

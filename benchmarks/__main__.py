@@ -319,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--update-readme", action="store_true", help="rewrite README.md's Latency section")
     p.add_argument("--render", type=Path, default=None, metavar="JSON",
                    help="measure nothing: re-print the tables and redraw the chart of an earlier results JSON")
+    p.add_argument("--accuracy", action="store_true", help="only the task-success benchmark (benchmarks/accuracy.py)")
+    p.add_argument("--no-accuracy", action="store_true", help="the full run without the task-success benchmark")
+    p.add_argument("--baseline", action="store_true", help="with --accuracy: greedy Whisper, no vocabulary, no "
+                   "rescoring, no clarification (Penny before the understanding work)")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if a.verbose else logging.WARNING,
@@ -331,8 +335,13 @@ def main(argv: list[str] | None = None) -> int:
         present(json.loads(a.render.read_text()), a.render.resolve(), Console(width=None if sys.stdout.isatty()
                                                                                    else 120), a.update_readme)
         return 0
-    run(quick=a.quick, out=a.out, config=a.config, components=a.components,
-        update_readme=a.update_readme, verbose=a.verbose)
+    from benchmarks import accuracy
+
+    if not a.accuracy:
+        run(quick=a.quick, out=a.out, config=a.config, components=a.components,
+            update_readme=a.update_readme, verbose=a.verbose)
+    if a.accuracy or not (a.quick or a.no_accuracy):  # the full benchmark includes task success
+        accuracy.main(quick=a.quick, out=a.out, config=a.config, update_readme=a.update_readme, baseline=a.baseline)
     return 0
 
 

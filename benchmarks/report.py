@@ -443,9 +443,10 @@ def readme_section(summary: dict, machine: dict, chart_rel: str, json_rel: str, 
 
 
 def update_readme(readme: Path, section: str) -> None:
-    """Replace the README's "## Latency" section (up to the next "## " heading), or append it."""
+    """Replace the README's section named by `section`'s heading (up to the next "## "), or append it."""
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    pattern = re.compile(r"^## Latency\s*\n.*?(?=^## |\Z)", re.S | re.M)
+    heading = section.lstrip().splitlines()[0].strip()
+    pattern = re.compile(rf"^{re.escape(heading)}\s*\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section.rstrip() + "\n\n", text, count=1).rstrip() + "\n"
     else:

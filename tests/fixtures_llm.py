@@ -274,3 +274,19 @@ def embedded_llm_server():
 if __name__ == "__main__":  # child-process fake server: MODE PORT DELAY TEXT
     mode, port, delay, text = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
     FakeLLMServer(mode, text, delay=delay, port=port).serve_forever()
+
+
+class RecordingLLM:
+    """An LLM that answers "Paris is the capital." and keeps every message list it was sent."""
+
+    name, model, supports_tools = "recording", "rec-1", False
+
+    def __init__(self):
+        self.calls: list[list[dict]] = []
+
+    async def stream(self, messages, tools=None):
+        from penny.core.events import TextDelta
+
+        self.calls.append(messages)
+        for w in ("Paris ", "is ", "the ", "capital."):
+            yield TextDelta(w)

@@ -10,18 +10,25 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import replace
 from typing import AsyncIterator
 
 from penny.config import PennyConfig
-from penny.core.events import BackendSwitched, ReplyDelta, ReplyDone, TextDelta, TurnTrace
+from penny.core.events import BackendSwitched, ReplyDelta, ReplyDone, TextDelta, Transcript, TurnTrace
+from penny.core.understanding import CERTAIN, Understanding, choose, confidence, did_you_say, judge
 from penny.errors import LLMUnavailable, PennyError
 from penny.memory.store import MemoryStore, Turn
+from penny.plugins.router import yes_or_no
 
 log = logging.getLogger(__name__)
 
 _FORGET = re.compile(
     r"^\W*(?:please\s+)?(?:let'?s\s+)?(?:start (?:over|again|fresh)|forget (?:this|the|our) conversation|"
     r"reset (?:the |this |our )?conversation|new conversation)\W*$", re.I)
+# Primes Whisper with the words of everyday requests. Measured on synthetic commands (tiny.en, beam 4):
+# word error rate 0.31 -> 0.21, and no words invented on noise.
+SKILL_PROMPT = "Set a timer. What's on my calendar? Remind me. What time is it? What's the weather?"
+CLARIFY_TTL_S = 60.0  # a "yes" much later than "Did you say ...?" confirms nothing
 
 
 def system_prompt(cfg: PennyConfig) -> str:
@@ -41,6 +48,7 @@ class Assistant:
         self.llm = llm
         self.plugins = plugins
         self.memory = memory
+        self._clarify: dict[str, tuple[str, float]] = {}  # session -> (words asked about, when)
 
     def messages(self, session_id: str, text: str) -> list[dict]:
         history = self.memory.context(session_id, self.cfg.memory.max_history_chars)
@@ -49,6 +57,58 @@ class Assistant:
         now = {"role": "system", "content": f"It is now {time.strftime('%A %d %B %Y, %H:%M')}."}
         return [{"role": "system", "content": system_prompt(self.cfg)}, *history, now,
                 {"role": "user", "content": text}]
+
+    # ---- hearing it right ----
+    def _parses(self, text: str) -> bool:
+        return self.plugins is not None and self.plugins.route(text) is not None
+
+    def stt_prompt(self, base: str | None) -> str | None:
+        """Whisper's initial prompt: `base` (the config's, the wake phrase), the skills' words and the
+        names the user is likely to say (calendar titles, notes)."""
+        if not self.cfg.stt.bias_vocabulary:
+            return base
+        parts = [base.strip()] if base and base.strip() else []
+        parts.append(SKILL_PROMPT)
+        names: list[str] = []
+        for name in self.plugins.vocabulary() if self.plugins is not None else []:
+            if sum(len(n) + 2 for n in names) + len(name) > 240:  # Whisper's prompt is short: newest first
+                break
+            names.append(name.rstrip("."))
+        if names:
+            parts.append(", ".join(names) + ".")
+        return " ".join(parts)
+
+    def rescore(self, transcript: Transcript) -> Transcript:
+        """Prefer a beam hypothesis that parses as a request when Whisper's best does not."""
+        text, lp, rescored = choose(transcript, self._parses, self.cfg.understanding.rescore_margin)
+        return replace(transcript, text=text, avg_logprob=lp) if rescored else transcript
+
+    def understand(self, session_id: str, command: str, transcript: Transcript,
+                   rescored: bool = False) -> Understanding:
+        """Act on `command`, confirm it, or ask to hear it again (see core/understanding.py)."""
+        u = self.cfg.understanding
+        if not u.enabled:
+            return replace(CERTAIN, text=command)
+        if self._expects_answer(session_id) and yes_or_no(command) is not None:
+            return Understanding(command, "act", 1.0, True)  # the answer to a question Penny just asked
+        parses = self._parses(command)
+        read_only = parses and self.plugins.read_only(session_id, command)
+        score = confidence(transcript.avg_logprob, transcript.no_speech_prob, transcript.compression_ratio)
+        near = self.plugins is not None and self.plugins.near_skill(command)
+        return judge(command, score, parses, read_only=read_only, sure=u.sure, unsure=u.unsure, rescored=rescored,
+                     near_skill=near)
+
+    def _expects_answer(self, session_id: str) -> bool:
+        if self._pending_clarification(session_id, pop=False) is not None:
+            return True
+        p = self.plugins
+        return p is not None and (p.pending(session_id) is not None or p.pending("default") is not None)
+
+    def _pending_clarification(self, session_id: str, pop: bool = True) -> str | None:
+        entry = self._clarify.pop(session_id, None) if pop else self._clarify.get(session_id)
+        if entry is None or time.monotonic() - entry[1] > CLARIFY_TTL_S:
+            return None
+        return entry[0]
 
     async def warm(self) -> None:
         """One short request at start-up: the model runs once, and llama.cpp-style servers keep the
@@ -62,19 +122,21 @@ class Assistant:
             log.warning("LLM warm-up failed: %s", exc)
 
     async def reply(self, session_id: str, text: str, *, turn_id: str | None = None,
-                    trace: TurnTrace | None = None, commit: asyncio.Event | None = None
+                    trace: TurnTrace | None = None, commit: asyncio.Event | None = None,
+                    heard: Understanding | None = None
                     ) -> AsyncIterator[ReplyDelta | ReplyDone | BackendSwitched]:
         """Stream the reply to one user turn; the turn is saved when it ends, interrupted or not.
 
         With `commit`, the turn is speculative until the event is set: the LLM may start, but nothing
         with side effects runs (skills, commands, tools) and nothing is saved if it never commits.
+        `heard` says how sure the words are (a voice turn); None is a typed turn, taken as certain.
         """
         turn_id = turn_id or uuid.uuid4().hex[:8]
         trace = trace or TurnTrace(turn_id, session_id)
         parts: list[str] = []
         done = False
         try:
-            async for delta in self._answer(session_id, text, trace, commit):
+            async for delta in self._answer(session_id, text, trace, commit, heard or CERTAIN):
                 if isinstance(delta, BackendSwitched):
                     yield delta
                     continue
@@ -94,10 +156,30 @@ class Assistant:
                                           interrupted=not done, intent=trace.intent,
                                           backend=trace.backends.get("llm"), trace=trace.to_dict()))
 
-    async def _answer(self, session_id: str, text: str, trace: TurnTrace, commit: asyncio.Event | None
-                      ) -> AsyncIterator[str | BackendSwitched]:
-        if commit is not None and self._has_side_effects(session_id, text):
+    async def _answer(self, session_id: str, text: str, trace: TurnTrace, commit: asyncio.Event | None,
+                      heard: Understanding) -> AsyncIterator[str | BackendSwitched]:
+        if heard is not CERTAIN:
+            trace.heard = heard.to_trace()
+        if commit is not None and (heard.action == "confirm" or self._has_side_effects(session_id, text)):
             await commit.wait()
+        asked = self._pending_clarification(session_id)
+        if asked is not None:
+            answer = yes_or_no(text)
+            if answer is True:
+                text, heard = asked, CERTAIN  # the user confirmed the words: act on them
+            elif answer is False:
+                trace.intent = "clarify"
+                yield "Okay. Please say it again."
+                return
+        if heard.action == "repeat":
+            trace.intent = "clarify"
+            yield "Sorry, I didn't catch that."
+            return
+        if heard.action == "confirm":
+            self._clarify[session_id] = (text, time.monotonic())
+            trace.intent = "clarify"
+            yield did_you_say(text)
+            return
         if _FORGET.match(text):
             self.memory.forget(session_id)
             trace.intent = "forget"
@@ -125,7 +207,7 @@ class Assistant:
 
     def _has_side_effects(self, session_id: str, text: str) -> bool:
         """Would answering `text` change anything (a skill, a command, a tool call)?"""
-        if _FORGET.match(text) or self._uses_tools():
+        if _FORGET.match(text) or self._uses_tools() or self._expects_answer(session_id):
             return True
         p = self.plugins
         if p is None or p.read_only(session_id, text):

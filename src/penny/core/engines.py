@@ -33,7 +33,7 @@ class Engines:
             plugins.on_alert = self._broadcast_alert
 
     @classmethod
-    async def load(cls, cfg: PennyConfig, *, warm: bool = True, data_dir=None) -> "Engines":
+    async def load(cls, cfg: PennyConfig, *, warm: bool = True, data_dir=None, clock=None) -> "Engines":
         from penny.adapters.llm.factory import build_llm
         from penny.adapters.stt.factory import build_stt
         from penny.adapters.tts.factory import build_tts
@@ -43,7 +43,7 @@ class Engines:
         llm = build_llm(cfg)
         stt = build_stt(cfg)
         tts = build_tts(cfg)
-        plugins = build_plugins(cfg, data_dir=data_dir)
+        plugins = build_plugins(cfg, data_dir=data_dir, clock=clock)
         memory = MemoryStore(memory_path(cfg))
         engines = cls(cfg, llm=llm, stt=stt, tts=tts, plugins=plugins, memory=memory)
         if warm:

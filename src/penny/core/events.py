@@ -68,12 +68,25 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Hypothesis:
+    """Another reading of the same audio (a beam-search hypothesis), with Whisper's own score."""
+
+    text: str
+    avg_logprob: float
+
+
+@dataclass(frozen=True)
 class Transcript:
     text: str
     language: str = "en"
     segments: tuple[Segment, ...] = ()
     processing_s: float = 0.0
     audio_s: float = 0.0
+    # Whisper's confidence in `text` (None where the engine gives none, e.g. a typed turn).
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+    alternatives: tuple[Hypothesis, ...] = ()  # the other beam hypotheses, best first
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,7 @@ class TurnTrace:
     intent: str | None = None
     interrupted: bool = False
     end_rule: str | None = None  # what ended the turn: "semantic", "silence", "push_to_talk", "typed"
+    heard: dict = field(default_factory=dict)  # how sure Penny was of the words (see core/understanding.py)
 
     def mark(self, name: str, at: float | None = None) -> None:
         self.marks.setdefault(name, time.perf_counter() if at is None else at)
@@ -147,6 +161,7 @@ class TurnTrace:
             "intent": self.intent,
             "interrupted": self.interrupted,
             "end_rule": self.end_rule,
+            "heard": dict(self.heard),
         }
 
     def log_line(self) -> str:

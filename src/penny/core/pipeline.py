@@ -238,12 +238,16 @@ class VoiceSession:
     async def _hear_and_reply(self, audio: AudioChunk, span: tuple[float, float], trace: TurnTrace, out: TurnOutput,
                               addressed: bool, commit: asyncio.Event | None, gate: WakeGate) -> None:
         try:
-            transcript: Transcript = await self.engines.stt.transcribe(audio, initial_prompt=self._stt_prompt)
+            prompt = self.engines.assistant.stt_prompt(self._stt_prompt)
+            transcript: Transcript = await self.engines.stt.transcribe(audio, initial_prompt=prompt)
         except PennyError as exc:
             await out.emit(ErrorEvent(exc.code, str(exc)))
             return
         trace.mark("transcript")
         trace.backends["stt"] = getattr(self.engines.stt, "name", "stt")
+        assistant = self.engines.assistant
+        heard_text = transcript.text
+        transcript = assistant.rescore(transcript)
         await out.emit(transcript)
         if self._spec is not None and self._spec.task is asyncio.current_task():
             self._spec.complete = looks_complete(transcript.text)
@@ -263,9 +267,11 @@ class VoiceSession:
             else:
                 log.info("not addressed to me: %r", text)
             return
-        await self._reply(command, trace, out, commit)
+        heard = assistant.understand(self.session_id, command, transcript, rescored=text != heard_text.strip())
+        await self._reply(command, trace, out, commit, heard)
 
-    async def _reply(self, text: str, trace: TurnTrace, out: TurnOutput, commit: asyncio.Event | None = None) -> None:
+    async def _reply(self, text: str, trace: TurnTrace, out: TurnOutput, commit: asyncio.Event | None = None,
+                     heard=None) -> None:
         turn_id = trace.turn_id
         await out.emit(ReplyStarted(turn_id, text))
         speech: asyncio.Queue = asyncio.Queue()
@@ -275,7 +281,7 @@ class VoiceSession:
         full: list[str] = []
         try:
             async for ev in self.engines.assistant.reply(self.session_id, text, turn_id=turn_id, trace=trace,
-                                                         commit=commit):
+                                                         commit=commit, heard=heard):
                 if isinstance(ev, ReplyDelta):
                     await out.emit(ev)
                     full.append(ev.text)

@@ -108,6 +108,8 @@ class MemoryStore:
         messages: list[dict] = []
         used = 0
         for turn in reversed(self.turns(session_id, include_forgotten=False)):
+            if turn.intent == "clarify":  # misheard words and "Did you say ...?" would mislead the model
+                continue
             reply = turn.reply_text + (" (I was interrupted here.)" if turn.interrupted else "")
             size = len(turn.user_text) + len(reply)
             if used + size > max_chars:

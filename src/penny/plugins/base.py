@@ -152,6 +152,9 @@ class Plugin:
 
     name: str = "plugin"
     description: str = ""
+    # Words that name this plugin's subject ("timer"): an utterance with one that parses as no request
+    # was probably misheard, and is confirmed before anything else answers it.
+    keywords: tuple[str, ...] = ()
 
     def __init__(self, ctx: PluginContext):
         self.ctx = ctx
@@ -160,6 +163,10 @@ class Plugin:
         return []
 
     def intents(self) -> list[Intent]:
+        return []
+
+    def vocabulary(self) -> list[str]:
+        """Names the user is likely to say (event titles, note topics): they bias speech recognition."""
         return []
 
     async def start(self) -> None:

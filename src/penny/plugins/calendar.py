@@ -29,6 +29,10 @@ _READ = [
     r"(?: (?:for|on))?(?: (?P<when>.+))?",
     r"(?:what are|whats|what is) (?:my )?(?:appointments|events|meetings|plans)(?: (?:for|on))?(?: (?P<when>.+))?",
     r"(?:do i have|have i got) (?:any )?(?:meetings|appointments|events|plans)(?: (?:on|for))?(?: (?P<when>.+))?",
+    rf"(?:whats|what is|hows|how is|how does) (?:my |the )?{_CAL}(?: (?:looking|look))?(?: like)?(?: for| on)? (?P<when>.+)",
+    r"what does (?P<when>.+?) look like(?: for me)?",
+    r"(?:am i|are we) (?:free|busy|booked)(?: (?:on|for))? (?P<when>.+)",
+    rf"is (?:my |the )?{_CAL} (?:free|clear|empty|open)(?: (?:on|for))? (?P<when>.+)",
     r"am i (?:free|busy)(?: (?:on|for))? (?P<when>.+)",
 ]
 _NEXT = [
@@ -81,11 +85,22 @@ def summarize(events: list[Event], rng: DayRange, now: datetime) -> str:
 class CalendarPlugin(Plugin):
     name = "calendar"
     description = "Read and add events in the user's calendars (local ICS, ICS URLs, CalDAV)."
+    keywords = ("calendar", "schedule", "appointment", "appointments", "meeting", "meetings")
 
     def __init__(self, ctx):
         super().__init__(ctx)
         s = ctx.settings
         self.sources: list[Source] = [make_source(spec, s.username, s.password) for spec in s.sources]
+        self._titles: list[str] = []  # titles seen in the last reads, newest first (for vocabulary())
+
+    def vocabulary(self) -> list[str]:
+        return self._titles[:12]
+
+    async def start(self) -> None:
+        """Read the coming fortnight once so recognition knows the titles before the first question."""
+        if self.sources:
+            now = self.ctx.now()
+            await self.fetch(now - timedelta(days=1), now + timedelta(days=14))
 
     # ------------------------------------------------------------ wiring
 
@@ -125,6 +140,7 @@ class CalendarPlugin(Plugin):
                 problems.append(spoken)
             else:
                 events += res
+        self._titles = list(dict.fromkeys([e.summary for e in events if e.summary] + self._titles))[:50]
         return events, problems
 
     def _no_sources(self) -> SkillResult | None:

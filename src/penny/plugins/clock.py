@@ -10,6 +10,7 @@ _TIME = [
     r"whats the time(?: now| right now)?|what is the time(?: now| right now)?",
     r"whats the current time|what is the current time|current time|the time|time",
     r"(?:tell me|give me) the time",
+    r"how late is it(?: now)?|time check|(?:have you )?got the time",
 ]
 _DATE = [
     r"whats the date(?: today)?|what is the date(?: today)?|whats todays date|what is todays date",

@@ -23,6 +23,8 @@ def clean(text: str) -> str:
     t = re.sub(r"[^a-z0-9\x00\x01\x02 ]+", " ", t.replace("'", ""))
     t = t.replace("\x00", "-").replace("\x01", ".").replace("\x02", ":")
     t = re.sub(r"(?<=\d)(am|pm|hours?|hrs?|minutes?|mins?|seconds?|secs?|h|m|s)\b", r" \1", t)
+    # Whisper writes "at 12:30" as "at 1230": a clock time, not a year.
+    t = re.sub(r"\b(at|by|around) ([01]?\d|2[0-3])([0-5]\d)\b", r"\1 \2:\3", t)
     return words_to_numbers(" ".join(t.split()))
 
 

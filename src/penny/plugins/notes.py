@@ -19,18 +19,24 @@ _SEARCH = [
     r"what did i (?:tell you|ask you to remember|say) about (?P<topic>.+)",
     r"(?:where|what|when|who) (?:is|are|was|were|s) (?P<topic>.+)",
     r"(?:wheres|whats|whos|whens) (?P<topic>.+)",
+    r"what did i (?:write down|note(?: down)?|save|jot down) about (?P<topic>.+)",
+    r"(?P<topic>(?:where|what|when|who|which|how)(?:s)? .+)",  # any question about a noted thing
 ]
 _FORGET_ALL = [r"(?:forget|delete|clear|erase|remove) (?:all|everything|all of) (?:my |the )?notes",
                r"(?:forget|delete|clear|erase) (?:all )?my notes|forget everything i (?:told you|asked you to remember)"]
 _FORGET = [r"(?:forget|delete|remove|erase) (?:the |my )?(?:note )?(?:about |that )(?P<topic>.+)"]
-_STOP = {"the", "a", "an", "my", "is", "are", "of", "to", "on", "in", "at", "where", "what", "i", "you"}
+_STOP = {"the", "a", "an", "my", "is", "are", "of", "to", "on", "in", "at", "where", "what", "i", "you", "whats",
+         "wheres", "who", "whos", "when", "whens", "which", "how", "did", "do", "does", "was", "were", "put", "it"}
 _QUESTION = re.compile(r"^(?:what|when|how|why|who|where|if|whether|me|to)\b")
 _SWAP = {"my": "your", "i": "you", "me": "you", "mine": "yours", "im": "you're", "am": "are", "myself": "yourself",
          "our": "your", "we": "you"}
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP}
+    """Content words, plural 's' dropped; 'Wi-Fi' and 'wifi' are one word."""
+    words = re.findall(r"[a-z0-9]+", text.lower().replace("wi-fi", "wifi").replace("wi fi", "wifi"))
+    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+            for w in words if w not in _STOP}
 
 
 def second_person(text: str) -> str:
@@ -41,6 +47,7 @@ def second_person(text: str) -> str:
 class NotesPlugin(Plugin):
     name = "notes"
     description = "Short notes the user asks Penny to remember."
+    keywords = ("note", "notes", "jot")
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -66,12 +73,20 @@ class NotesPlugin(Plugin):
                  lambda a: self._search(a) if a.get("topic") else self._recall(a)),
         ]
 
+    def vocabulary(self) -> list[str]:
+        return [n["text"] for n in self._notes()[-5:]]
+
     def _notes(self) -> list[dict]:
         return self.store.load().get("notes", [])
 
     def _find(self, topic: str) -> list[dict]:
+        """Notes holding every word of the topic, or most of a longer one (at least two words)."""
         want = _words(topic)
-        return [n for n in self._notes() if want and want <= _words(n["text"])]
+
+        def about(note: dict) -> bool:
+            common = len(want & _words(note["text"]))
+            return common == len(want) or (common >= 2 and common >= 0.6 * len(want))
+        return [n for n in self._notes() if want and about(n)]
 
     async def _remember(self, slots: dict) -> SkillResult:
         text = slots.get("note", "").strip()

@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from importlib.metadata import entry_points
@@ -100,6 +101,20 @@ class PluginRegistry:
         if match is None:
             return None
         return await self.handle(match, session_id=session_id)
+
+    def near_skill(self, text: str) -> bool:
+        """Does `text` name a skill's subject ("timer", "calendar")?"""
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        return any(words & set(p.keywords) for p in self.plugins.values())
+
+    def vocabulary(self) -> list[str]:
+        words: list[str] = []
+        for plugin in self.plugins.values():
+            try:
+                words += plugin.vocabulary()
+            except Exception:
+                log.exception("plugin %s: vocabulary() failed", plugin.name)
+        return list(dict.fromkeys(w.strip() for w in words if w and w.strip()))
 
     def pending(self, session_id: str) -> Pending | None:
         return self._pending.get(session_id)

@@ -27,7 +27,12 @@ _SET = [
     r"(?: (?:called|named|for(?: the| my)?) (?P<name2>[a-z ]+))?",
     rf"(?:(?:set|start|create|make)(?: me)? )?(?:a |an )?(?P<duration>[a-z0-9. ]+?) (?:{_NAME} )?timer"
     r"(?: (?:for|called|named)(?: the| my)? (?P<name2>[a-z ]+))?",
-    r"timer (?:for )?(?P<duration>.+)",
+    r"(?:(?:set|start|create|make|put on)(?: me)? )?(?:a |an )?(?!(?:a|an|the|my|new) )"
+    rf"{_NAME} timer (?:for|of) (?P<duration>.+)",
+    r"(?:an? )?(?:timer|countdown) (?:for )?(?P<duration>.+)",
+    r"(?:i need|give me|can i have) (?:a |an )?(?:timer|countdown) (?:for |of )?(?P<duration>.+)",
+    r"(?:start|set) (?:a |an )?countdown (?:for |of )?(?P<duration>.+)",
+    r"time (?P<duration>.+?)(?: for me)?",
 ]
 _SET_BARE = [r"(?:set|start|create|make)(?: me)? (?:a |an |the )?(?:(?P<name>[a-z]+) )?timer"]
 _LEFT = [
@@ -35,6 +40,11 @@ _LEFT = [
     r"(?: on (?:the |my )?(?P<name>[a-z0-9 ]+?)(?: timer)?)?",
     r"how long (?:until|till|before) (?:the |my )?(?P<name>[a-z0-9 ]+?)(?: timer)? (?:is done|goes off|rings|ends|finishes)",
     r"(?:whats|what is) (?:the )?(?:time )?(?:left|remaining) on (?:the |my )?(?P<name>[a-z0-9 ]+?)(?: timer)?",
+    r"how (?:much )?longer (?:on|for|until) (?:the |my )?(?P<name>[a-z0-9 ]+?)(?: timer)?",
+    r"(?:hows|how is) (?:the |my )?(?P<name>[a-z0-9 ]*?)timer(?: doing| going| coming along)?",
+    r"(?:when|what time) (?:does|will) (?:the |my )?(?P<name>[a-z0-9 ]*?)timer (?:go off|ring|end|finish|be done)",
+    r"(?:check|how about) (?:on )?(?:the |my )?(?P<name>[a-z0-9 ]*?)timer",
+    r"how many (?:minutes|seconds|hours) (?:are )?(?:left|remaining) on (?:the |my )?(?P<name>[a-z0-9 ]*?)timer",
 ]
 _LIST = [
     r"(?:what|which) (?:timers|reminders) (?:are there|are running|are set|do i have)(?: running| set| going)?",
@@ -42,11 +52,13 @@ _LIST = [
     r"do i have any (?:timers|reminders)(?: running| set)?|(?:any|my) (?:timers|reminders)",
 ]
 _CANCEL = [
-    r"(?:cancel|stop|delete|remove|clear|turn off|kill|end) (?:(?P<all>all|both|every) )?(?:of )?"
+    r"(?:cancel|stop|delete|remove|clear|turn off|kill|end|get rid of|never mind) (?:(?P<all>all|both|every) )?(?:of )?"
     r"(?:the |my |that |this )?(?:(?P<name>[a-z0-9 ]+?) )?(?P<kind>timer|reminder)s?"
     r"(?: for (?:the )?(?P<name2>[a-z0-9 ]+))?",
 ]
-_REMIND = [r"remind me (?P<rest>.+)", r"(?:set|create|add|make) (?:me )?a reminder (?:for |to |that )?(?P<rest>.+)"]
+_REMIND = [r"remind me (?P<rest>.+)", r"(?:set|create|add|make) (?:me )?a reminder (?P<rest>(?:for |to |that |about )?.+)",
+           r"(?P<when>(?:in|at|on|tomorrow|tonight|this) .+?) remind me (?P<rest>(?:to|that|about) .+)",
+           r"dont let me forget (?P<rest>(?:to|about) .+)"]
 _SPLIT_WORDS = SPLIT_WORDS - {"the"}
 
 
@@ -65,6 +77,11 @@ def _specific(name: str | None) -> str | None:
         else name
 
 
+def _rest(slots: dict) -> str:
+    """'in two hours, remind me to stretch': the time said first goes after the task."""
+    return f"{slots['rest']} {slots['when']}" if slots.get("when") else slots["rest"]
+
+
 def _label(item: dict) -> str:
     if item.get("name"):
         return f"{item['name']} timer"
@@ -75,6 +92,7 @@ def _label(item: dict) -> str:
 class TimersPlugin(Plugin):
     name = "timers"
     description = "Countdown timers and reminders that speak up when they are due."
+    keywords = ("timer", "timers", "remind", "reminder", "reminders", "countdown")
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -261,11 +279,11 @@ class TimersPlugin(Plugin):
 
     def _is_reminder(self, slots: dict) -> bool:
         """'remind me to ...' always; 'remind me what X is' only when it holds a time."""
-        rest = slots["rest"]
+        rest = _rest(slots)
         return rest.startswith(("to ", "that ", "about ")) or self._split_reminder(rest)[1] is not None
 
     async def _remind(self, slots: dict) -> SkillResult:
-        what, when = self._split_reminder(slots["rest"])
+        what, when = self._split_reminder(_rest(slots))
         if when is None:
             return SkillResult("Sorry, I couldn't tell when to remind you. You can say something like: "
                                "remind me to call mom at 5 pm.", {"error": "bad-date"})

@@ -17,7 +17,8 @@ _INTENTS = [
     r"(?:the )?weather(?: forecast| report)?(?: for)?" + _WHEN,
     r"(?:will|is) it (?:going to |gonna )?(?:rain|snow|be (?:hot|cold|warm|sunny|windy|nice|rainy))" + _WHEN,
     r"is it (?:raining|snowing|cold|hot|warm|sunny|windy)(?: outside)?(?: right now| now)?",
-    r"do i need (?:an umbrella|a jacket|a coat)" + _WHEN,
+    r"(?:do i need|should i (?:take|bring|wear|grab)) (?:an umbrella|a jacket|a coat|a sweater|sunscreen)" + _WHEN,
+    r"how (?:hot|cold|warm) (?:will|is) it (?:going to )?(?:get|be)" + _WHEN,
     r"(?:whats|what is|hows) the temperature(?: outside)?" + _WHEN + r"|how (?:hot|cold|warm) is it(?: outside)?(?: today)?",
 ]
 _CODES = {0: "clear", 1: "mostly clear", 2: "partly cloudy", 3: "overcast", 45: "foggy", 48: "foggy",
@@ -32,6 +33,7 @@ UNREACHABLE = "I can't reach the weather service right now."
 class WeatherPlugin(Plugin):
     name = "weather"
     description = "Current weather and a short forecast for the user's configured location."
+    keywords = ("weather", "forecast", "umbrella", "temperature")
 
     def __init__(self, ctx):
         super().__init__(ctx)

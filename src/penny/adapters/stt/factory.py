@@ -57,7 +57,8 @@ def build_stt(cfg):
     return FasterWhisperSTT(str(resolve_model(scfg.model)), model_name=scfg.model, device=scfg.device,
                             compute_type=scfg.compute_type, beam_size=scfg.beam_size, language=scfg.language,
                             initial_prompt=scfg.initial_prompt, cpu_threads=scfg.cpu_threads,
-                            no_speech_threshold=scfg.no_speech_threshold, short_window_s=scfg.short_window_s)
+                            no_speech_threshold=scfg.no_speech_threshold, short_window_s=scfg.short_window_s,
+                            hypotheses=scfg.hypotheses)
 
 
 def doctor_checks(cfg) -> list:

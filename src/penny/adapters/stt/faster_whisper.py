@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from penny.adapters.stt.short_window import transcribe_short
-from penny.core.events import AudioChunk, Segment, Transcript
+from penny.adapters.stt.short_window import transcribe_short, trustworthy
+from penny.core.events import AudioChunk, Hypothesis, Segment, Transcript
 from penny.errors import STTFailed
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,13 @@ class FasterWhisperSTT:
     def __init__(self, model_path: str, *, model_name: str | None = None, device: str = "cpu",
                  compute_type: str = "int8", beam_size: int = 1, language: str | None = "en",
                  initial_prompt: str | None = None, cpu_threads: int = 0, no_speech_threshold: float = 0.6,
-                 short_window_s: float = 12.0):
+                 short_window_s: float = 12.0, hypotheses: int = 1):
         self.model_path = str(model_path)
         self.model_name = model_name or self.model_path
         self.device, self.compute_type, self.cpu_threads = device, compute_type, cpu_threads
         self.beam_size, self.language = beam_size, language
         self.short_window_s = short_window_s
+        self.hypotheses = hypotheses  # beam hypotheses kept for rescoring (short utterances)
         self.initial_prompt, self.no_speech_threshold = initial_prompt, no_speech_threshold
         self._model = None
         self._load_lock = threading.Lock()
@@ -97,11 +98,15 @@ class FasterWhisperSTT:
                               audio_s=audio_s)
         model = self._load()
         prompt = initial_prompt if initial_prompt is not None else self.initial_prompt
+        alternatives: list[tuple[str, float]] = []
         try:
             with self._run_lock:
                 raw = None
-                if audio_s <= self.short_window_s and self.beam_size == 1 and self.language:
-                    raw = transcribe_short(model, samples, self.language, prompt)
+                if audio_s <= self.short_window_s and self.language:
+                    fast = transcribe_short(model, samples, self.language, prompt, beam_size=self.beam_size,
+                                            hypotheses=self.hypotheses)
+                    if trustworthy(fast):
+                        raw, alternatives = fast.segments, fast.alternatives
                 if raw is None:
                     seg_iter, _ = model.transcribe(
                         samples, language=self.language, beam_size=self.beam_size, initial_prompt=prompt,
@@ -112,8 +117,10 @@ class FasterWhisperSTT:
             raise STTFailed(f"Whisper failed on {audio_s:.1f}s of audio: {exc}") from exc
         segments = self._keep(raw, rms)
         text = " ".join(s.text for s in segments).strip()
+        confidence = _confidence(raw) if segments else {}
         return Transcript(text=text, language=self.language or "en", segments=tuple(segments),
-                          processing_s=time.perf_counter() - t0, audio_s=audio_s)
+                          processing_s=time.perf_counter() - t0, audio_s=audio_s, **confidence,
+                          alternatives=_distinct(text, alternatives))
 
     def _keep(self, raw, rms: float) -> list[Segment]:
         kept: list[Segment] = []
@@ -133,3 +140,21 @@ class FasterWhisperSTT:
                 log.debug("dropping likely hallucination %r (rms %.4f)", joined, rms)
                 return []
         return kept
+
+
+def _confidence(raw) -> dict:
+    """Whisper's own measures over the decoded segments: the weakest segment speaks for the utterance."""
+    return {"avg_logprob": round(min(float(s.avg_logprob) for s in raw), 4),
+            "no_speech_prob": round(max(float(s.no_speech_prob) for s in raw), 4),
+            "compression_ratio": round(max(float(s.compression_ratio) for s in raw), 3)}
+
+
+def _distinct(best: str, alternatives: list[tuple[str, float]]) -> tuple[Hypothesis, ...]:
+    """Beam hypotheses that differ from the best (and each other) in words, not just punctuation."""
+    seen, kept = {normalize(best)}, []
+    for text, logprob in alternatives:
+        key = normalize(text)
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(Hypothesis(text, round(logprob, 4)))
+    return tuple(kept)

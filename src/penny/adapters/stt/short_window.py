@@ -8,6 +8,7 @@ tiny.en: 45-65 ms instead of 335-400 ms for 1.6-3.6 s commands, the same words o
 """
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass
@@ -32,9 +33,16 @@ class ShortSegment:
     compression_ratio: float
 
 
+@dataclass
+class ShortResult:
+    segments: list[ShortSegment]
+    alternatives: list[tuple[str, float]]  # (text, avg_logprob) of the other beam hypotheses, best first
+    cut_off: bool  # the best hypothesis hit the length limit (a loop) instead of ending
+
+
 def transcribe_short(model, samples: np.ndarray, language: str | None, initial_prompt: str | None,
-                     pad_s: float = 3.0) -> list[ShortSegment] | None:
-    """Segments of a short utterance, or None when the fast decode is not trustworthy (use the full path).
+                     pad_s: float = 3.0, beam_size: int = 1, hypotheses: int = 1) -> ShortResult:
+    """Segments of a short utterance and the other beam hypotheses.
 
     Timestamp tokens are kept on: they let the decoder end where the audio ends. Without them a short
     window makes Whisper repeat the sentence until max_length.
@@ -49,22 +57,38 @@ def transcribe_short(model, samples: np.ndarray, language: str | None, initial_p
                           language=language or "en")
     previous = tokenizer.encode(" " + initial_prompt.strip()) if initial_prompt else []
     prompt = model.get_prompt(tokenizer, previous, without_timestamps=False)
-    max_new = 24 + int(10 * audio_s)
+    max_new = 12 + int(7 * audio_s)  # ~4 tokens/s of speech plus timestamps, with room for fast talkers
+    beam_size = max(1, beam_size)
     result = model.model.generate(
-        encoder_output, [prompt], beam_size=1, max_length=len(prompt) + max_new,
-        return_scores=True, return_no_speech_prob=True, suppress_blank=True, max_initial_timestamp_index=50,
-        suppress_tokens=get_suppressed_tokens(tokenizer, [-1]))[0]
-    tokens = result.sequences_ids[0]
-    if not tokens or tokens[-1] < tokenizer.timestamp_begin:
-        return None  # cut off by the length limit (a loop), not ended: let the full decoder try
-    avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-    segments = drop_repeats(_segments(tokenizer, tokens, audio_s))
-    for seg in segments:
-        seg.no_speech_prob, seg.avg_logprob = result.no_speech_prob, avg_logprob
-        seg.compression_ratio = get_compression_ratio(seg.text)
-    if not segments or avg_logprob < -1.0 or max(s.compression_ratio for s in segments) > 2.4:
-        return None
-    return segments
+        encoder_output, [prompt], beam_size=beam_size, num_hypotheses=max(1, min(hypotheses, beam_size)),
+        max_length=len(prompt) + max_new, return_scores=True, return_no_speech_prob=True, suppress_blank=True,
+        max_initial_timestamp_index=50, suppress_tokens=get_suppressed_tokens(tokenizer, [-1]))[0]
+    readings = []
+    for tokens, score in zip(result.sequences_ids, result.scores):
+        avg_logprob = score * len(tokens) / (len(tokens) + 1)
+        decoded = _segments(tokenizer, tokens, audio_s)
+        segments = drop_repeats([copy.copy(s) for s in decoded])
+        # A prompt can make Whisper repeat the utterance instead of closing it: the words before the
+        # repeat are the utterance, so a cut repeat counts as ended.
+        looped = [s.text for s in segments] != [s.text for s in decoded]
+        for seg in segments:
+            seg.no_speech_prob, seg.avg_logprob = result.no_speech_prob, avg_logprob
+            seg.compression_ratio = get_compression_ratio(seg.text)
+        ended = looped or len(tokens) < max_new or _ended(tokenizer, tokens, audio_s)
+        readings.append((segments, avg_logprob, ended))
+    best, _, ended = readings[0]
+    alternatives = []
+    for segments, avg_logprob, alt_ended in readings[1:]:
+        text = " ".join(s.text for s in segments).strip()
+        if alt_ended and text:
+            alternatives.append((text, avg_logprob))
+    return ShortResult(best, alternatives, cut_off=not ended)
+
+
+def trustworthy(result: ShortResult) -> bool:
+    """False when the fast decode looped or produced nothing: the full decoder should try."""
+    segs = result.segments
+    return not result.cut_off and bool(segs) and max(s.compression_ratio for s in segs) <= 2.4
 
 
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
@@ -111,3 +135,16 @@ def _segments(tokenizer, tokens: list[int], audio_s: float) -> list[ShortSegment
         if text:
             segments.append(ShortSegment(round(start, 3), round(audio_s, 3), text, 0, 0, 0))
     return segments
+
+
+def _ended(tokenizer, tokens: list[int], audio_s: float) -> bool:
+    """Did a decode that hit the length limit still close the utterance? Either the last token is a
+    timestamp, or what it left open starts after the audio ends (a prompt can make Whisper run on past the audio: that is
+    dropped, not a loop over the user's words)."""
+    begin = tokenizer.timestamp_begin
+    if not tokens:
+        return False
+    if tokens[-1] >= begin:
+        return True
+    stamps = [t for t in tokens if t >= begin]
+    return bool(stamps) and (stamps[-1] - begin) * 0.02 > audio_s + 0.2

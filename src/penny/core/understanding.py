@@ -1,0 +1,94 @@
+"""Did Penny hear it right? Pick the reading to act on, then act, confirm, or ask again.
+
+Whisper's best hypothesis is not always what was said. On a short command the beam's other
+hypotheses often hold the right words, and the right words are usually the ones that parse as a
+request (a closed vocabulary, in the spirit of Home Assistant's speech-to-phrase): such a reading is
+preferred when Whisper scores it close to the best. How sure Penny is comes from Whisper's own
+measures (average log-probability per token, no-speech probability, compression ratio) and from
+whether the words parse. When it is unsure it says what it heard and asks, rather than letting a
+misheard sentence reach a skill or the LLM as if it were certain.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from penny.core.events import Transcript
+
+Parses = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class Understanding:
+    text: str  # the words to act on (or to confirm)
+    action: str  # "act" | "confirm" (ask "Did you say ...?") | "repeat" (ask to say it again)
+    confidence: float  # 0..1: the per-token probability Whisper gave these words, penalised below
+    parses: bool  # the words are a request a skill understands
+    rescored: bool = False  # a beam hypothesis other than Whisper's best was chosen because it parses
+
+    def to_trace(self) -> dict:
+        return {"action": self.action, "confidence": round(self.confidence, 3), "parses": self.parses,
+                "rescored": self.rescored}
+
+
+CERTAIN = Understanding("", "act", 1.0, False)
+
+
+def confidence(avg_logprob: float | None, no_speech_prob: float | None = None,
+               compression_ratio: float | None = None) -> float:
+    """One number from Whisper's measures: exp(avg log-prob), lowered when Whisper itself doubts there
+    was speech at all or the words repeat themselves. None (a typed turn) is certain."""
+    if avg_logprob is None:
+        return 1.0
+    score = math.exp(min(0.0, avg_logprob))
+    if no_speech_prob is not None and no_speech_prob > 0.5:
+        score *= 1.0 - (no_speech_prob - 0.5)
+    if compression_ratio is not None and compression_ratio > 2.0:
+        score *= 0.7
+    return max(0.0, min(1.0, score))
+
+
+def choose(transcript: Transcript, parses: Parses, margin: float) -> tuple[str, float, bool]:
+    """(text, avg_logprob, rescored): Whisper's best reading, or the best-scored beam hypothesis that
+    parses when the best does not, scores within `margin` (log-prob per token) and reads mostly like the
+    best (a hypothesis unlike it is more likely a sentence of the prompt than what was said)."""
+    best = transcript.text.strip()
+    lp = transcript.avg_logprob
+    if not best or lp is None or not transcript.alternatives or parses(best):
+        return best, lp if lp is not None else 0.0, False
+    for alt in transcript.alternatives:
+        if alt.avg_logprob >= lp - margin and _alike(best, alt.text) and parses(alt.text):
+            return alt.text.strip(), alt.avg_logprob, True
+    return best, lp, False
+
+
+def _alike(a: str, b: str) -> bool:
+    words = lambda s: re.findall(r"[a-z0-9']+", s.lower())  # noqa: E731
+    return difflib.SequenceMatcher(None, words(a), words(b)).ratio() >= 0.6
+
+
+def judge(text: str, score: float, parses: bool, *, read_only: bool, sure: float, unsure: float,
+          rescored: bool = False, near_skill: bool = False) -> Understanding:
+    """Act when sure; a parsed read-only request (the time, the calendar) is acted on down to `unsure`,
+    since reading the wrong thing costs little; otherwise confirm what was heard, and below `unsure`
+    ask again unless the words parse (then confirming them is the quicker way back).
+    A reading chosen by rescoring acts only when sure. Words that name a skill's subject (a timer, the
+    calendar) but parse as no request were most likely misheard: they are confirmed, not handed to
+    the LLM, which would answer them confidently (and could claim an action that never happened)."""
+    if near_skill and not parses:
+        action = "confirm" if score >= unsure else "repeat"
+    elif score >= sure or (parses and read_only and score >= unsure and not rescored):
+        action = "act"
+    elif score >= unsure or parses:
+        action = "confirm"
+    else:
+        action = "repeat"
+    return Understanding(text, action, score, parses, rescored)
+
+
+def did_you_say(text: str) -> str:
+    words = text.strip().rstrip(".?!").strip()
+    return f"Did you say: {words}?"

@@ -1,0 +1,214 @@
+"""Did Penny hear it right? confidence/choose/judge, and the Assistant's act / confirm / repeat turns."""
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+from fixtures_llm import RecordingLLM
+from fixtures_skills import make_config, make_registry
+
+from penny.core.assistant import Assistant
+from penny.core.events import Hypothesis, ReplyDelta, ReplyDone, Transcript, TurnTrace
+from penny.core.understanding import choose, confidence, did_you_say, judge
+from penny.memory.store import MemoryStore
+
+SURE, UNSURE = 0.6, 0.4
+HIGH, MEDIUM, LOW = -0.1, -0.7, -1.5  # avg log-probs: exp() = 0.90, 0.50, 0.22
+QUESTION = "what is the capital of france"
+TIMER = "set a timer for fifteen minutes"
+
+
+# ---------------------------------------------------------------- pure logic
+
+def test_confidence_from_whisper_measures():
+    assert confidence(None) == 1.0  # a typed turn
+    assert confidence(-0.7) == pytest.approx(math.exp(-0.7))
+    assert confidence(0.3) == 1.0
+    assert confidence(-0.1, no_speech_prob=0.9) < confidence(-0.1, no_speech_prob=0.2) == pytest.approx(math.exp(-0.1))
+    assert confidence(-0.1, compression_ratio=3.0) == pytest.approx(0.7 * math.exp(-0.1))
+
+
+@pytest.mark.parametrize("score, parses, read_only, action", [
+    (0.9, True, False, "act"),  # parses and sure
+    (0.9, False, False, "act"),  # sure of an open question
+    (0.5, True, True, "act"),  # read-only skill at medium confidence: cheap to get wrong
+    (0.5, True, False, "confirm"),  # side effect at medium confidence
+    (0.5, False, False, "confirm"),  # not parsed at medium confidence
+    (0.2, False, False, "repeat"),  # low and not parsed
+    (0.2, True, False, "confirm"),  # low but parses: confirming is the quicker way back
+    (0.2, True, True, "confirm"),  # read-only below `unsure` is confirmed too
+])
+def test_judge(score, parses, read_only, action):
+    u = judge("words", score, parses, read_only=read_only, sure=SURE, unsure=UNSURE)
+    assert (u.action, u.confidence, u.parses, u.text) == (action, score, parses, "words")
+
+
+def _parses(text: str) -> bool:
+    return "timer" in text
+
+
+def test_choose_prefers_a_parsing_alternative_within_the_margin():
+    t = Transcript("Set a time for ten minutes.", avg_logprob=-0.5,
+                   alternatives=(Hypothesis("Set a dime for ten minutes.", -0.6),
+                                 Hypothesis("Set a timer for ten minutes.", -0.8)))
+    assert choose(t, _parses, margin=0.5) == ("Set a timer for ten minutes.", -0.8, True)
+    assert choose(t, _parses, margin=0.2) == ("Set a time for ten minutes.", -0.5, False)  # outside it
+
+
+def test_choose_leaves_a_parsing_best_and_typed_turns_alone():
+    t = Transcript("Set a timer for ten minutes.", avg_logprob=-0.5,
+                   alternatives=(Hypothesis("Set a timer for ten minutes", -0.4),))
+    assert choose(t, _parses, 5.0) == ("Set a timer for ten minutes.", -0.5, False)
+    assert choose(Transcript("set a time"), _parses, 5.0)[2] is False  # no scores: nothing to rescore
+    assert did_you_say("Set a time for ten minutes.") == "Did you say: Set a time for ten minutes?"
+
+
+# ---------------------------------------------------------------- the Assistant with real skills
+
+
+@pytest.fixture
+def penny(tmp_path):
+    registry, _ = make_registry(tmp_path)
+    llm = RecordingLLM()
+    return Assistant(make_config(), llm, registry, MemoryStore(tmp_path / "m.db")), llm, registry
+
+
+def heard_as(text: str, lp: float | None) -> Transcript:
+    return Transcript(text, avg_logprob=lp, no_speech_prob=None if lp is None else 0.01,
+                      compression_ratio=None if lp is None else 1.1)
+
+
+async def turn(a: Assistant, text: str, lp: float | None = HIGH, sid: str = "s", commit=None):
+    """One voice turn as the pipeline runs it: (reply text, trace)."""
+    trace = TurnTrace("t", sid)
+    heard = a.understand(sid, text, heard_as(text, lp)) if lp is not None else None
+    events = [ev async for ev in a.reply(sid, text, trace=trace, heard=heard, commit=commit)]
+    assert isinstance(events[-1], ReplyDone)
+    return "".join(e.text for e in events if isinstance(e, ReplyDelta)), trace
+
+
+def timers(registry) -> list[dict]:
+    return [i for i in registry.plugins["timers"]._items if i["kind"] == "timer"]
+
+
+async def test_low_confidence_open_question_is_not_sent_to_the_llm(penny):
+    a, llm, _ = penny
+    reply, trace = await turn(a, QUESTION, LOW)
+    assert reply == "Sorry, I didn't catch that."
+    assert llm.calls == [] and trace.heard["action"] == "repeat" and trace.intent == "clarify"
+    assert a._pending_clarification("s", pop=False) is None  # nothing to confirm with a yes
+
+
+async def test_medium_confidence_question_is_confirmed_then_answered(penny):
+    a, llm, _ = penny
+    reply, trace = await turn(a, QUESTION, MEDIUM)
+    assert reply == f"Did you say: {QUESTION}?" and llm.calls == []
+    assert trace.heard["action"] == "confirm"
+    reply, _ = await turn(a, "yes", LOW)  # a yes is taken even when heard poorly
+    assert reply == "Paris is the capital." and len(llm.calls) == 1
+    assert llm.calls[0][-1] == {"role": "user", "content": QUESTION}
+
+
+async def test_medium_confidence_timer_waits_for_yes(penny):
+    a, _, registry = penny
+    reply, _ = await turn(a, TIMER, MEDIUM)
+    assert reply == f"Did you say: {TIMER}?" and timers(registry) == []
+    reply, trace = await turn(a, "yes")
+    [timer] = timers(registry)
+    assert timer["duration_s"] == 900 and trace.intent == "timers"
+    assert "15 minutes" in reply or "fifteen" in reply.lower()
+
+
+async def test_no_drops_the_request(penny):
+    a, llm, registry = penny
+    await turn(a, TIMER, MEDIUM)
+    reply, trace = await turn(a, "no")
+    assert reply == "Okay. Please say it again." and trace.intent == "clarify"
+    assert timers(registry) == [] and llm.calls == []
+    await turn(a, "yes")  # the question was answered: a later yes confirms nothing
+    assert timers(registry) == []
+
+
+async def test_a_new_request_after_a_confirm_is_handled_as_new(penny):
+    a, llm, registry = penny
+    await turn(a, TIMER, MEDIUM)
+    reply, trace = await turn(a, "What time is it?")
+    assert trace.intent == "clock" and timers(registry) == [] and llm.calls == []
+    await turn(a, "yes")
+    assert timers(registry) == []  # the old question was dropped
+
+
+async def test_other_sessions_are_not_confirmed(penny):
+    a, _, registry = penny
+    await turn(a, TIMER, MEDIUM, sid="kitchen")
+    await turn(a, "yes", sid="office")
+    assert timers(registry) == []
+
+
+async def test_understanding_disabled_acts_on_everything(tmp_path):
+    cfg = make_config()
+    cfg.understanding.enabled = False
+    registry, _ = make_registry(tmp_path)
+    llm = RecordingLLM()
+    a = Assistant(cfg, llm, registry, MemoryStore(tmp_path / "m.db"))
+    reply, _ = await turn(a, QUESTION, LOW)
+    assert reply == "Paris is the capital." and llm.calls[0][-1]["content"] == QUESTION
+    await turn(a, TIMER, LOW)
+    assert [t["duration_s"] for t in timers(registry)] == [900]
+
+
+async def test_typed_turn_is_certain(penny):
+    a, llm, registry = penny
+    reply, trace = await turn(a, QUESTION, None)
+    assert reply == "Paris is the capital." and trace.heard == {}
+    await turn(a, TIMER, None)
+    assert len(timers(registry)) == 1
+
+
+async def test_read_only_skill_at_medium_confidence_acts(penny):
+    a, llm, _ = penny
+    reply, trace = await turn(a, "What time is it?", MEDIUM)
+    assert trace.intent == "clock" and trace.heard["action"] == "act" and not reply.startswith("Did you say")
+
+
+async def test_rescore_picks_a_parsing_hypothesis(penny):
+    a, _, _ = penny
+    t = Transcript("Set a time for ten minutes.", avg_logprob=-0.6,
+                   alternatives=(Hypothesis("Set a timer for ten minutes.", -0.75),))
+    r = a.rescore(t)
+    assert (r.text, r.avg_logprob) == ("Set a timer for ten minutes.", -0.75)
+    assert a.understand("s", r.text, r, rescored=True).rescored
+    assert a.rescore(heard_as("what is the capital of france", -0.2)).text == QUESTION
+
+
+async def test_stt_prompt_adds_skill_words(penny):
+    a, _, _ = penny
+    prompt = a.stt_prompt("Hey Penny.")
+    assert prompt.startswith("Hey Penny.") and "timer" in prompt.lower()
+    a.cfg.stt.bias_vocabulary = False
+    assert a.stt_prompt("Hey Penny.") == "Hey Penny."
+
+
+# ---------------------------------------------------------------- speculation
+
+async def test_speculative_confirm_waits_for_the_end_of_turn(penny):
+    a, llm, registry = penny
+    commit = asyncio.Event()
+    task = asyncio.create_task(turn(a, TIMER, MEDIUM, commit=commit))
+    await asyncio.sleep(0.05)
+    assert not task.done() and a._pending_clarification("s", pop=False) is None
+    commit.set()
+    reply, _ = await asyncio.wait_for(task, 5)
+    assert reply.startswith("Did you say") and a._pending_clarification("s", pop=False) == TIMER
+    assert timers(registry) == [] and llm.calls == []
+
+
+async def test_dropped_speculative_confirm_leaves_nothing(penny):
+    a, _, _ = penny
+    task = asyncio.create_task(turn(a, QUESTION, MEDIUM, commit=asyncio.Event()))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert a._pending_clarification("s", pop=False) is None and a.memory.turns("s") == []
