@@ -73,7 +73,9 @@ class STTConfig(Section):
     model: str = "tiny.en"  # a name or a path to a CTranslate2 model folder
     device: str = "cpu"
     compute_type: str = "int8"
-    beam_size: int = Field(5, ge=1, le=10)  # beam search pays on short commands: WER 0.31 -> 0.28 for ~20 ms
+    # Beam search pays on short commands. Measured on 92 corpus commands (clean + 5 dB) with the vocabulary
+    # prompt: beam 1 WER 0.290, p90 100 ms; beam 3 0.253, 185 ms; beam 5 0.255, 223 ms.
+    beam_size: int = Field(3, ge=1, le=10)
     language: str | None = "en"
     initial_prompt: str | None = None
     cpu_threads: int = Field(0, ge=0, le=256)  # 0: library default
@@ -82,7 +84,7 @@ class STTConfig(Section):
     # 0 turns the fast path off.
     short_window_s: float = Field(12.0, ge=0.0, le=27.0)
     # Beam hypotheses kept for rescoring: a reading that parses as a request can win over the best.
-    hypotheses: int = Field(5, ge=1, le=10)
+    hypotheses: int = Field(3, ge=1, le=10)
     # Bias Whisper toward what Penny knows (skill words, the wake phrase, calendar titles, note words).
     bias_vocabulary: bool = True
 
