@@ -212,3 +212,37 @@ async def test_dropped_speculative_confirm_leaves_nothing(penny):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert a._pending_clarification("s", pop=False) is None and a.memory.turns("s") == []
+
+
+# ---------------------------------------------------------------- closest example request
+
+def test_every_example_request_routes_to_its_own_plugin(penny):
+    _, _, registry = penny
+    for plugin in registry.plugins.values():
+        for example in plugin.examples:
+            match = registry.route(example)
+            assert match is not None and match.plugin == plugin.name, (plugin.name, example)
+
+
+@pytest.mark.parametrize("text", ["What is the capital of France?", "Tell me a joke.", "How far away is the moon?",
+                                  "What time does the sun set?", "Who wrote Romeo and Juliet?",
+                                  "How many legs does a spider have?", "What's the tallest mountain in the world?"])
+def test_open_questions_suggest_no_skill(penny, text):
+    assert penny[2].suggest(text) is None
+
+
+async def test_a_near_miss_is_asked_about_as_the_request_it_resembles(penny):
+    a, llm, _ = penny
+    reply, trace = await turn(a, "Hey, what day of a week is it?")  # heard with confidence, parses as nothing
+    assert reply == "Did you say: What day of the week is it?"
+    assert llm.calls == [] and trace.heard["rescored"] is True
+    reply, _ = await turn(a, "Yes.")
+    assert reply.startswith("Today is") and llm.calls == []  # the clock skill answered, not the LLM
+
+
+async def test_suggestions_can_be_turned_off(tmp_path):
+    registry, _ = make_registry(tmp_path)
+    cfg = make_config()
+    cfg.understanding.suggest = False
+    a = Assistant(cfg, RecordingLLM(), registry, MemoryStore(tmp_path / "m.db"))
+    assert a.understand("s", "What day of a week is it?", heard_as("x", HIGH)).action == "act"

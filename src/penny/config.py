@@ -97,6 +97,9 @@ class UnderstandingConfig(Section):
     unsure: float = Field(0.4, ge=0.0, le=1.0)  # below: "Sorry, I didn't catch that." (unless it parses)
     # A beam hypothesis that parses wins when it scores within this (avg log-prob per token) of the best.
     rescore_margin: float = Field(0.5, ge=0.0, le=5.0)
+    # Words that parse as nothing but come close to a skill's example request ("what day of a week is it")
+    # get "Did you say: <the example>?" instead of going to the LLM as an open question.
+    suggest: bool = True
 
 
 class TTSCacheConfig(Section):

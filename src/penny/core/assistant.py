@@ -95,8 +95,13 @@ class Assistant:
         read_only = parses and self.plugins.read_only(session_id, command)
         score = confidence(transcript.avg_logprob, transcript.no_speech_prob, transcript.compression_ratio)
         near = self.plugins is not None and self.plugins.near_skill(command)
-        return judge(command, score, parses, read_only=read_only, sure=u.sure, unsure=u.unsure, rescored=rescored,
-                     near_skill=near)
+        heard = judge(command, score, parses, read_only=read_only, sure=u.sure, unsure=u.unsure, rescored=rescored,
+                      near_skill=near)
+        if u.suggest and not parses and self.plugins is not None:
+            meant = self.plugins.suggest(command)
+            if meant is not None:  # words close to a request Penny knows, not an open question: ask about it
+                return Understanding(meant, "confirm", score, True, rescored=True)
+        return heard
 
     def _expects_answer(self, session_id: str) -> bool:
         if self._pending_clarification(session_id, pop=False) is not None:
@@ -175,10 +180,10 @@ class Assistant:
             trace.intent = "clarify"
             yield "Sorry, I didn't catch that."
             return
-        if heard.action == "confirm":
-            self._clarify[session_id] = (text, time.monotonic())
+        if heard.action == "confirm":  # heard.text: the words heard, or the request they most likely meant
+            self._clarify[session_id] = (heard.text or text, time.monotonic())
             trace.intent = "clarify"
-            yield did_you_say(text)
+            yield did_you_say(heard.text or text)
             return
         if _FORGET.match(text):
             self.memory.forget(session_id)

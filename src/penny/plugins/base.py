@@ -155,6 +155,9 @@ class Plugin:
     # Words that name this plugin's subject ("timer"): an utterance with one that parses as no request
     # was probably misheard, and is confirmed before anything else answers it.
     keywords: tuple[str, ...] = ()
+    # Whole requests that need no slots, as a user would say them: a transcript close to one of them but
+    # parsing as nothing gets "Did you say: <example>?" (each must route to this plugin; a test checks).
+    examples: tuple[str, ...] = ()
 
     def __init__(self, ctx: PluginContext):
         self.ctx = ctx

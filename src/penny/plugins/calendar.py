@@ -86,6 +86,9 @@ class CalendarPlugin(Plugin):
     name = "calendar"
     description = "Read and add events in the user's calendars (local ICS, ICS URLs, CalDAV)."
     keywords = ("calendar", "schedule", "appointment", "appointments", "meeting", "meetings")
+    examples = ("What's on my calendar today?", "What's on my calendar tomorrow?", "Do I have any meetings today?",
+                "Do I have any meetings tomorrow?", "What's my next appointment?", "What's next on my calendar?",
+                "What do I have this week?")
 
     def __init__(self, ctx):
         super().__init__(ctx)

@@ -23,6 +23,8 @@ _DATE = [
 class ClockPlugin(Plugin):
     name = "clock"
     description = "The current time and date in the user's time zone."
+    examples = ("What time is it?", "What's the time?", "What's the date today?", "What day is it today?",
+                "What day of the week is it?", "Tell me today's date.")
 
     def intents(self) -> list[Intent]:
         return [Intent("time", _TIME, self._time, read_only=True), Intent("date", _DATE, self._date, read_only=True)]

@@ -48,6 +48,7 @@ class NotesPlugin(Plugin):
     name = "notes"
     description = "Short notes the user asks Penny to remember."
     keywords = ("note", "notes", "jot")
+    examples = ("What did I ask you to remember?", "Read my notes.")
 
     def __init__(self, ctx):
         super().__init__(ctx)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import importlib
 import json
 import logging
@@ -22,7 +23,7 @@ from typing import Awaitable, Callable
 from penny.config import PennyConfig, user_data_dir
 from penny.core.events import Alert
 from penny.plugins.base import Clock, IntentMatch, Plugin, PluginContext, SkillResult, SystemClock, Tool
-from penny.plugins.router import IntentRouter, yes_or_no
+from penny.plugins.router import IntentRouter, normalize, yes_or_no
 
 log = logging.getLogger("penny.plugins")
 
@@ -106,6 +107,18 @@ class PluginRegistry:
         """Does `text` name a skill's subject ("timer", "calendar")?"""
         words = set(re.findall(r"[a-z]+", text.lower()))
         return any(words & set(p.keywords) for p in self.plugins.values())
+
+    def suggest(self, text: str, at_least: float = 0.7) -> str | None:
+        """The plugins' example request closest to `text` (word-level similarity), when close enough:
+        what a misheard or unusually worded request most likely meant."""
+        words = normalize(text).split()
+        best, score = None, at_least
+        for plugin in self.plugins.values():
+            for example in plugin.examples:
+                s = difflib.SequenceMatcher(None, words, normalize(example).split()).ratio()
+                if s > score or (s == score and best is None):  # ties: the earlier, more common example
+                    best, score = example, s
+        return best
 
     def vocabulary(self) -> list[str]:
         words: list[str] = []

@@ -93,6 +93,7 @@ class TimersPlugin(Plugin):
     name = "timers"
     description = "Countdown timers and reminders that speak up when they are due."
     keywords = ("timer", "timers", "remind", "reminder", "reminders", "countdown")
+    examples = ("How much time is left on my timer?", "Cancel my timer.", "Stop the timer.", "What timers do I have?")
 
     def __init__(self, ctx):
         super().__init__(ctx)

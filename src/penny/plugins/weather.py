@@ -34,6 +34,8 @@ class WeatherPlugin(Plugin):
     name = "weather"
     description = "Current weather and a short forecast for the user's configured location."
     keywords = ("weather", "forecast", "umbrella", "temperature")
+    examples = ("What's the weather like today?", "What's the weather tomorrow?", "Will it rain today?",
+                "What's the temperature outside?", "Do I need an umbrella today?")
 
     def __init__(self, ctx):
         super().__init__(ctx)
