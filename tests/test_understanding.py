@@ -246,3 +246,10 @@ async def test_suggestions_can_be_turned_off(tmp_path):
     cfg.understanding.suggest = False
     a = Assistant(cfg, RecordingLLM(), registry, MemoryStore(tmp_path / "m.db"))
     assert a.understand("s", "What day of a week is it?", heard_as("x", HIGH)).action == "act"
+
+
+async def test_a_yes_heard_as_yet_still_confirms(penny):
+    a, _, registry = penny
+    await turn(a, "Set a timer for fifteen minutes.", MEDIUM)
+    reply, _ = await turn(a, "Yet.", LOW)
+    assert reply.startswith("Okay") and [t["duration_s"] for t in timers(registry)] == [900]

@@ -39,7 +39,8 @@ def normalize(text: str) -> str:
     return t
 
 
-_YES_FIRST = {"yes", "yeah", "yep", "yup", "sure", "okay", "ok", "absolutely"}
+# "yet": how Whisper often hears a reverberant "Yes." (yes_or_no is only asked right after a yes/no question).
+_YES_FIRST = {"yes", "yeah", "yep", "yup", "sure", "okay", "ok", "absolutely", "yet"}
 _NO_FIRST = {"no", "nope", "nah", "dont", "cancel"}
 
 
