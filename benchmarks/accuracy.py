@@ -25,6 +25,7 @@ import numpy as np
 
 from benchmarks import accuracy_corpus as corpus
 from benchmarks.accuracy_scoring import Bench, judge_yes, score
+from penny.core.events import AudioChunk
 
 log = logging.getLogger("benchmarks.accuracy")
 SR, FRAME = 16000, 512  # 32 ms frames, as a microphone delivers them
@@ -77,7 +78,7 @@ class Listener:
             if delay > 0:
                 await asyncio.sleep(delay)
             self.wall.append(time.perf_counter())
-            await self.session.feed(corpus_chunk(audio[i:i + FRAME]))
+            await self.session.feed(AudioChunk(audio[i:i + FRAME], SR))
         return t0
 
     def wall_at(self, stream_t: float) -> float:
@@ -106,12 +107,6 @@ class Listener:
     async def close(self) -> None:
         await self.session.close()
         await self._collector
-
-
-def corpus_chunk(samples: np.ndarray):
-    from penny.core.events import AudioChunk
-
-    return AudioChunk(samples, SR)
 
 
 async def run_clip(bench: Bench, clip: corpus.Clip) -> AskRecord:
@@ -168,7 +163,7 @@ async def _answer_questions(bench: Bench, listener: Listener, clip: corpus.Clip,
             rec.why += f"asked {asked.group('words')!r} -> {'yes' if yes else 'no'}; "
             if not yes:
                 rec.outcome = "asked_repeat"
-        elif clip.ask.followup and bench.asks_to_confirm(clip.ask, listener.session.session_id):
+        elif clip.ask.followup and bench.asks_to_confirm(listener.session.session_id):
             answer = clip.followup_audio
         else:
             return

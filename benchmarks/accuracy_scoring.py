@@ -86,7 +86,7 @@ class Bench:
         audio, _, end = self._spoken[key]
         return audio, end
 
-    def asks_to_confirm(self, ask: corpus.Ask, session_id: str) -> bool:
+    def asks_to_confirm(self, session_id: str) -> bool:
         return self.engines.plugins.pending(session_id) is not None
 
     def timers(self, kind: str) -> list[dict]:
