@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_PKGS := espeak-ng libportaudio2 libsndfile1
 # The benchmarks' real human speech comes from Debian: pocketsphinx test data, Asterisk prompts, ALSA's test voice.
-TEST_PKGS := $(RUN_PKGS) sox chromium chromium-driver pocketsphinx-testdata asterisk-core-sounds-en-wav alsa-utils
+# strace: tests/test_privacy.py checks every connect() of `penny run-file` and `penny serve` goes to loopback.
+TEST_PKGS := $(RUN_PKGS) sox chromium chromium-driver pocketsphinx-testdata asterisk-core-sounds-en-wav alsa-utils \
+	strace
 
 .PHONY: run test setup setup-dev bench lock clean
 

@@ -276,6 +276,29 @@ if __name__ == "__main__":  # child-process fake server: MODE PORT DELAY TEXT
     FakeLLMServer(mode, text, delay=delay, port=port).serve_forever()
 
 
+class StubChild:
+    """A backend with a start() like the embedded one, counting starts; it always says `text`."""
+
+    name, model, supports_tools = "embedded", "tiny", False
+
+    def __init__(self, text: str = "stub"):
+        self.text, self.starts = text, 0
+
+    async def start(self):
+        self.starts += 1
+
+    async def list_models(self):
+        return [self.model]
+
+    async def stream(self, messages, tools=None, **kw):
+        from penny.core.events import TextDelta
+
+        yield TextDelta(self.text)
+
+    async def aclose(self):
+        pass
+
+
 class RecordingLLM:
     """An LLM that answers "Paris is the capital." and keeps every message list it was sent."""
 

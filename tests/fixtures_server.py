@@ -13,6 +13,7 @@ import uuid
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from penny.config import PennyConfig
 from penny.core.events import (AudioChunk, ReplyAudio, ReplyDelta, ReplyDone, ReplyStarted, SpeechEnded,
@@ -220,3 +221,32 @@ class FakeEngines:
         for s in self.sessions:
             await s.close()
         self.memory.close()
+
+
+BASE = "http://127.0.0.1:8765"
+
+
+def home_config(tmp_path, monkeypatch, data: dict) -> PennyConfig:
+    """`data` as a config, with Penny's data in an empty folder of the test's own."""
+    monkeypatch.setenv("PENNY_HOME", str(tmp_path / "home"))
+    return PennyConfig.model_validate(data)
+
+
+def make_client(cfg, engines, base_url: str = BASE, **kw):
+    from fastapi.testclient import TestClient
+
+    from penny.server.app import create_app
+
+    return TestClient(create_app(cfg, engines, **kw), base_url=base_url)
+
+
+# Fixtures for a module that defines `cfg` (its config): fake engines and a client of the real app.
+@pytest.fixture
+def engines(cfg):
+    return FakeEngines(cfg)
+
+
+@pytest.fixture
+def client(cfg, engines):
+    with make_client(cfg, engines) as c:
+        yield c

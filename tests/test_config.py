@@ -12,15 +12,6 @@ def write(path, data):
     return path
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """No config anywhere: an empty cwd and an empty user config dir."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PENNY_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("PENNY_CONFIG", raising=False)
-    return tmp_path
-
-
 def test_defaults_run_offline_on_embedded_models(isolated):
     cfg = load_config(environ={})
     assert cfg.source == "defaults"

@@ -6,7 +6,7 @@ from contextlib import aclosing
 
 import pytest
 
-from fixtures_llm import kill
+from fixtures_llm import StubChild, kill
 from penny.adapters.llm.fallback import FallbackLLM
 from penny.adapters.llm.openai_compat import BackendError, OpenAICompatLLM, OverlapFilter, ThinkFilter
 from penny.core.events import BackendSwitched, TextDelta, ToolCall
@@ -181,8 +181,22 @@ def test_overlap_filter_drops_a_restarted_answer():
     assert [f.feed(t) for t in ("The", " capital", " is", " Paris.")] == ["", "", "", " Paris."]
     g = OverlapFilter("The capital is")
     assert [g.feed(t) for t in (" Paris", ".")] == [" Paris", "."]
-    h = OverlapFilter("The capital is")
-    assert [h.feed(t) for t in ("The", " city")] == ["", "The city"]
+    h = OverlapFilter("The capital is")  # begins like the answer: held until it says something new
+    assert [h.feed(t) for t in ("The", " city")] == ["", ""] and h.flush() == " The city"
+
+
+def test_overlap_filter_drops_a_retold_story_and_never_glues_words():
+    said = "Once upon a time there was a robot named Bolt. Bolt lived in a lab and every"
+    f = OverlapFilter(said)
+    retold = ["Once", " upon", " a", " time,", " there", " lived", " a", " robot", " named", " Bolt.",
+              " Bolt", " lived", " in", " a", " lab.", " One", " day", " he", " met", " a", " cat."]
+    out = "".join(f.feed(t) for t in retold) + f.flush()
+    assert out == " One day he met a cat."  # the restated sentences are gone, a space at the seam
+    g = OverlapFilter(said)
+    assert g.feed("day he met a cat.") + g.flush() == " day he met a cat."  # no "everyday" glue
+    tail = OverlapFilter("It is a city on the river Seine")
+    assert tail.feed("river Seine and it is Paris.") == " and it is Paris."
+    assert OverlapFilter("Hello.").feed(", and more") == ", and more"
 
 
 async def test_closing_the_stream_is_a_barge_in_not_a_failure(fake_llm_server):
@@ -197,27 +211,6 @@ async def test_closing_the_stream_is_a_barge_in_not_a_failure(fake_llm_server):
         assert chain.cooling("slow") == 0 and not spare.chat_requests
     finally:
         await chain.aclose()
-
-
-class StubChild:
-    """A backend with a start() like the embedded one, counting starts."""
-
-    name, model, supports_tools = "embedded", "tiny", False
-
-    def __init__(self):
-        self.starts = 0
-
-    async def start(self):
-        self.starts += 1
-
-    async def list_models(self):
-        return [self.model]
-
-    async def stream(self, messages, tools=None, **kw):
-        yield TextDelta("stub")
-
-    async def aclose(self):
-        pass
 
 
 async def test_start_cools_unreachable_servers_and_starts_children_only_when_needed(refused_url, fake_llm_server):

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import threading
@@ -147,7 +148,8 @@ def hub():
         "tokenizer.json": b'{"version": "1.0"}\n',
         "vocabulary.txt": b"a\nb\nc\n",
     })
-    state.add("Qwen/Qwen2.5-1.5B-Instruct-GGUF", {"qwen2.5-1.5b-instruct-q4_k_m.gguf": b"GGUF" + os.urandom(MB)})
+    gguf_head = b"GGUF" + struct.pack("<IQQQ", 3, 4, 3, 20) + b"general.architecture"  # a believable header
+    state.add("Qwen/Qwen2.5-1.5B-Instruct-GGUF", {"qwen2.5-1.5b-instruct-q4_k_m.gguf": gguf_head + os.urandom(MB)})
     yield state
     state.release.set()
     for s in servers:
@@ -319,10 +321,15 @@ def test_use_keeps_other_keys_and_the_layout(tmp_path, monkeypatch):
     assert after == before
 
 
+async def _no_start(self) -> None:
+    pass
+
+
 def test_api_accepts_only_listed_models(hub, tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
     from fixtures_server import FakeEngines
+    from penny.adapters.llm.embedded import EmbeddedLLM
     from penny.adapters.llm.factory import build_llm
     from penny.catalog import find
     from penny.config import PennyConfig
@@ -334,6 +341,7 @@ def test_api_accepts_only_listed_models(hub, tmp_path, monkeypatch):
     cfg = PennyConfig()
     engines = FakeEngines(cfg)
     engines.llm = build_llm(cfg)  # the real chain: the embedded backend once loaded any GGUF path
+    monkeypatch.setattr(EmbeddedLLM, "start", _no_start)  # the pulled file is not a real model: don't load it
     with TestClient(create_app(cfg, engines), base_url="http://127.0.0.1:8765") as client:
         before = client.get("/api/models").json()
         for bad in ({"model": "/etc/passwd"}, {"model": "/etc/passwd", "backend": "embedded"},
@@ -352,3 +360,20 @@ def test_api_accepts_only_listed_models(hub, tmp_path, monkeypatch):
         assert r.json()["active"] == {"backend": "embedded", "model": "qwen2.5-1.5b-instruct-q4_k_m"}
         r = client.post("/api/models/active", json={"model": "whisper-base.en"})
         assert r.status_code == 404 and "penny models use" in r.json()["error"]["message"]
+
+
+def test_use_refuses_a_pulled_file_that_is_not_gguf(tmp_path, monkeypatch):
+    from penny.catalog import MANIFEST, find, folder, installed_path
+    from penny.errors import ConfigError
+    from penny.model_use import use
+
+    monkeypatch.setenv("PENNY_HOME", str(tmp_path / "home"))
+    model = find("qwen2.5-1.5b-instruct")
+    folder(model).mkdir(parents=True)
+    (folder(model) / MANIFEST).write_text("{}")
+    installed_path(model).write_bytes(b"<html>not a model</html>" * 100)  # e.g. a proxy's error page
+    config = tmp_path / "penny_config.json"
+    config.write_text("{}")
+    with pytest.raises(ConfigError, match="not a GGUF model.*penny models pull qwen2.5-1.5b-instruct"):
+        use(model, str(config))
+    assert config.read_text() == "{}"  # nothing written

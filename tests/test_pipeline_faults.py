@@ -17,8 +17,8 @@ from penny.memory.store import MemoryStore
 
 pytestmark = pytest.mark.slow
 
-STORY = ("Once upon a time a small robot lived by the sea and every morning it counted the waves that "
-         "rolled onto the sand while the gulls laughed overhead")
+STORY = ("Once upon a time, a small robot lived by the sea, and every morning, it counted the waves that "
+         "rolled onto the sand, while the gulls laughed overhead")
 
 
 def config(tmp_path, url: str) -> PennyConfig:

@@ -7,14 +7,10 @@ import wave
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
-from fixtures_server import FakeEngines, tone
-from penny.config import PennyConfig
-from penny.server.app import create_app
+from fixtures_server import BASE, home_config, make_client, tone
 from penny.server.auth import Guard, is_loopback, load_or_create_token, token_path
 
-BASE = "http://127.0.0.1:8765"
 TOKEN = "t0ken-for-tests-0123456789abcdef"
 
 
@@ -30,25 +26,13 @@ def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
 
 @pytest.fixture
 def cfg(tmp_path, monkeypatch):
-    monkeypatch.setenv("PENNY_HOME", str(tmp_path / "home"))
-    return PennyConfig.model_validate({"server": {"max_upload_mb": 0.5, "max_frame_kb": 64}})
-
-
-@pytest.fixture
-def engines(cfg):
-    return FakeEngines(cfg)
-
-
-@pytest.fixture
-def client(cfg, engines):
-    with TestClient(create_app(cfg, engines), base_url=BASE) as c:
-        yield c
+    return home_config(tmp_path, monkeypatch, {"server": {"max_upload_mb": 0.5, "max_frame_kb": 64}})
 
 
 @pytest.fixture
 def secured(cfg, engines):
     guard = Guard(TOKEN, ["https://phone.example"], loopback_only=False)
-    with TestClient(create_app(cfg, engines, guard=guard), base_url="http://192.168.1.20:8765") as c:
+    with make_client(cfg, engines, "http://192.168.1.20:8765", guard=guard) as c:
         yield c
 
 

@@ -5,39 +5,19 @@ import json
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from fixtures_server import FakeEngines, tone
-from penny.config import PennyConfig
+from fixtures_server import BASE, home_config, make_client, tone
 from penny.server import protocol as P
-from penny.server.app import create_app
 from penny.server.auth import Guard
 
-BASE = "http://127.0.0.1:8765"
 WS = "ws://127.0.0.1:8765/ws"
 TOKEN = "ws-token-0123456789abcdefghij"
 
 
 @pytest.fixture
 def cfg(tmp_path, monkeypatch):
-    monkeypatch.setenv("PENNY_HOME", str(tmp_path / "home"))
-    return PennyConfig.model_validate({"server": {"max_frame_kb": 64}, "wake": {"mode": "always_listening"}})
-
-
-@pytest.fixture
-def engines(cfg):
-    return FakeEngines(cfg)
-
-
-def make_client(cfg, engines, **kw):
-    return TestClient(create_app(cfg, engines, **kw), base_url=BASE)
-
-
-@pytest.fixture
-def client(cfg, engines):
-    with make_client(cfg, engines) as c:
-        yield c
+    return home_config(tmp_path, monkeypatch, {"server": {"max_frame_kb": 64}, "wake": {"mode": "always_listening"}})
 
 
 def mic_frames(samples: np.ndarray, frame: int = 320, rate: int = 16000):
@@ -251,7 +231,7 @@ def test_foreign_origin_refused(client):
 def test_token_on_websocket(cfg, engines):
     guard = Guard(TOKEN, loopback_only=False)
     url = "ws://10.0.0.5:8765/ws"
-    with TestClient(create_app(cfg, engines, guard=guard), base_url="http://10.0.0.5:8765") as c:
+    with make_client(cfg, engines, "http://10.0.0.5:8765", guard=guard) as c:
         for protocols in ([], ["penny.v1"], ["penny.v1", "penny-token.wrong"]):
             with pytest.raises(WebSocketDisconnect) as refused:
                 with c.websocket_connect(url, subprotocols=protocols) as ws:

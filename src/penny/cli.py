@@ -31,6 +31,9 @@ class State:
     def cfg(self) -> PennyConfig:
         if self._cfg is None:
             self._cfg = load_config(self.config_path)
+            from penny.privacy import start
+
+            start(self._cfg)  # existing user data made private (once), before any command touches it
         return self._cfg
 
 
@@ -56,7 +59,9 @@ def main_options(
 ) -> None:
     from penny.logs import setup_logging
     from penny.platform_check import warn_once
+    from penny.privacy import quiet_libraries
 
+    quiet_libraries()  # before any command imports onnxruntime (in-process callers skip main())
     state.config_path = str(config) if config else None
     state._cfg = None
     level = "DEBUG" if verbose else "WARNING" if quiet else "INFO"
@@ -340,6 +345,8 @@ def bench(
     no_accuracy: bool = typer.Option(False, "--no-accuracy", help="The full run without the task-success part."),
     baseline: bool = typer.Option(False, "--baseline", help="With --accuracy: Penny without the understanding "
                                   "work (greedy Whisper, no vocabulary, no rescoring, no clarification)."),
+    soak: bool = typer.Option(False, "--soak", help="Only the soak run: 500 chat turns over 5 sessions plus voice "
+                              "turns, latency per 100 turns and memory (--quick: 60 turns)."),
 ) -> None:
     """Latency (streaming vs sequential) and task success on spoken requests; writes JSON + PNG."""
     root = Path(__file__).resolve().parents[2]  # benchmarks/ lives in the source checkout, not the package
@@ -349,6 +356,11 @@ def bench(
     from benchmarks import accuracy as accuracy_bench
     from benchmarks.__main__ import run as run_bench
 
+    if soak:
+        from benchmarks import soak as soak_bench
+
+        soak_bench.main(quick=quick, out=out, config=state.config_path)
+        return
     if not accuracy:
         run_bench(quick=quick, out=out, config=state.config_path, components=components,
                   update_readme=update_readme, verbose=log.isEnabledFor(logging.DEBUG))
@@ -358,6 +370,9 @@ def bench(
 
 
 def main() -> None:
+    from penny.privacy import quiet_libraries
+
+    quiet_libraries()  # first thing: no library telemetry, no DNS look-ups (privacy.py says which and why)
     try:
         app()
     except PennyError as exc:

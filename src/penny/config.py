@@ -5,13 +5,12 @@ dir, built-in defaults. PENNY_<SECTION>__<KEY> environment variables override ke
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from penny.errors import ConfigError
 
@@ -58,6 +57,14 @@ class EmbeddedLLM(Section):
     n_ctx: int = Field(2048, ge=256, le=131072)
     n_threads: int | None = Field(None, ge=1, le=256)
     startup_timeout_s: float = Field(60.0, gt=0)
+    # Between turns, restart the child if it grows past this (MiB; null: never). SmolLM2 needs ~300 MB.
+    max_rss_mb: float | None = Field(768.0, ge=64)
+    # How much conversation the small model is shown (tokens, ~3 characters each): more makes it slower and
+    # no wiser. Older turns are dropped in blocks, so llama.cpp's prompt cache stays valid between turns.
+    history_tokens: int = Field(512, ge=0, le=131072)
+    # llama.cpp keeps the prompt state of recent conversations in this much RAM (MiB; 0: off), so a turn in
+    # another session does not re-read that session's whole history.
+    cache_mb: int = Field(96, ge=0, le=65536)
 
 
 class LLMConfig(LLMBackend):
@@ -270,94 +277,9 @@ def find_config_file(explicit: str | os.PathLike | None = None,
     return None
 
 
-def _env_overrides(environ: dict[str, str]) -> list[tuple[list[str], Any, str]]:
-    out = []
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        path = [part.lower() for part in name[len(ENV_PREFIX):].split("__")]
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw  # plain strings need no quotes: PENNY_LLM__MODEL=llama3.2:3b
-        out.append((path, value, name))
-    return out
-
-
-def _set_path(data: dict, path: list[str], value: Any, origin: str) -> None:
-    node = data
-    for key in path[:-1]:
-        nxt = node.setdefault(key, {})
-        if not isinstance(nxt, dict):
-            raise ConfigError(f"{origin}: '{'.'.join(path)}' goes inside '{key}', which is not a section.")
-        node = nxt
-    node[path[-1]] = value
-
-
-def _describe(err: dict) -> str:
-    loc = ".".join(str(p) for p in err["loc"])
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        return f"unknown key '{loc}' (remove it, or check its spelling)"
-    value = json.dumps(err.get("input"), default=str)
-    if len(value) > 60:
-        value = value[:57] + "..."
-    return f"key '{loc}' has value {value}: {err['msg'].lower()}"
-
-
-def parse_config(data: Any, source: str = "defaults") -> PennyConfig:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a JSON object like {{\"llm\": {{...}}}}.")
-    try:
-        cfg = PennyConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{source}: {problems}.",
-                          hint="See penny_config.json in the repository for every key and its default.") from None
-    cfg._source = source
-    return cfg
-
-
-def load_config(path: str | os.PathLike | None = None, environ: dict[str, str] | None = None) -> PennyConfig:
-    """Read, merge env overrides and validate. Raises ConfigError with a one-line message."""
-    environ = dict(os.environ if environ is None else environ)
-    file = find_config_file(path, environ)
-    data: dict = {}
-    source = "defaults"
-    if file is not None:
-        source = str(file)
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{file}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
-                              hint="Fix the JSON syntax (a missing comma or quote is the usual cause).") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{file}: cannot be read ({exc}).") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a JSON object like {{\"llm\": {{...}}}}.")
-    overrides = _env_overrides(environ)
-    for key_path, value, origin in overrides:
-        _set_path(data, key_path, value, origin)
-    if overrides:
-        source += " + " + ", ".join(o for _, _, o in overrides)
-    return parse_config(data, source)
-
-
-SECRET_KEYS = {"api_key", "password", "token"}
-
-
-def masked_dict(cfg: PennyConfig) -> dict:
-    """The effective config as plain data with secrets masked, for `penny config show`."""
-
-    def mask(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: ("***" + str(v)[-2:] if k in SECRET_KEYS and v else mask(v)) for k, v in node.items()}
-        if isinstance(node, list):
-            return [mask(v) for v in node]
-        return node
-
-    return mask(cfg.model_dump(mode="json"))
-
-
 def memory_path(cfg: PennyConfig) -> Path:
     return Path(cfg.memory.path).expanduser() if cfg.memory.path else user_data_dir() / "penny.db"
+
+
+# Reading, env overrides, validation and masking live in config_load (kept out of this file's size).
+from penny.config_load import load_config, masked_dict, parse_config  # noqa: E402,F401

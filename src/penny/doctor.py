@@ -38,8 +38,24 @@ COMPONENT_MODULES = {
 }
 
 
+def network_check(cfg: PennyConfig) -> Check:
+    """What leaves this machine with this config: "none used", or each configured service and its address."""
+    from penny.privacy import network_services
+
+    found = network_services(cfg)
+    if not found:
+        return Check("network", OK, "none used", required=False)
+    return Check("network", OK, "will contact: " + "; ".join(f"{what} {where}" for what, where in found),
+                 "Remove or switch these off in the config to keep everything on this machine.", required=False)
+
+
 async def run_checks(cfg: PennyConfig, only: set[str] | None = None) -> list[Check]:
     checks = [Check("config", OK, cfg.source)]
+    if not only or "network" in only:
+        try:
+            checks.append(network_check(cfg))
+        except Exception as exc:
+            checks.append(Check("network", FAIL, f"check crashed: {exc}", required=False))
     for component, module_name in COMPONENT_MODULES.items():
         if only and component not in only:
             continue

@@ -19,6 +19,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data)
 
 
+class PrivateFileHandler(logging.FileHandler):
+    """A log file created 600: log lines quote what the user said."""
+
+    def _open(self):
+        from pathlib import Path
+
+        from penny.private import open_private, private_dir
+
+        private_dir(Path(self.baseFilename).parent)
+        return open_private(self.baseFilename, "a", encoding=self.encoding, errors=self.errors,
+                            follow_symlinks=True)  # --log-json names the path on purpose
+
+
 def setup_logging(level: str = "INFO", json_file: str | None = None) -> None:
     from rich.logging import RichHandler
 
@@ -29,7 +42,7 @@ def setup_logging(level: str = "INFO", json_file: str | None = None) -> None:
     console.setLevel(level)
     root.addHandler(console)
     if json_file:
-        fh = logging.FileHandler(json_file, encoding="utf-8")
+        fh = PrivateFileHandler(json_file, encoding="utf-8")
         fh.setFormatter(JsonFormatter())
         fh.setLevel(logging.DEBUG)
         root.addHandler(fh)

@@ -53,9 +53,9 @@ def endpoint() -> str:
 
 
 def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-    return path
+    from penny.private import private_dir
+
+    return private_dir(path)
 
 
 def unreachable(exc: BaseException) -> PullError:
@@ -207,6 +207,8 @@ def pull(model: CatalogModel, say: Callable[[str], None] = print) -> Path:
     # Later files come from the same commit, even if the repo changes while we download.
     remotes = [first] + [describe(model, f, first.commit) for f in model.files[1:]]
     check_disk(model, staging, remotes)
+    from penny.private import write_private
+
     say(f"Pulling {model.name} from {model.repo_id} (commit {first.commit[:10]}) via {endpoint()}")
     started = time.monotonic()
     files = {}
@@ -215,8 +217,7 @@ def pull(model: CatalogModel, say: Callable[[str], None] = print) -> Path:
         files[r.filename] = {"size": (staging / r.filename).stat().st_size, "sha256": sha}
     record = {"name": model.name, "kind": model.kind, "repo_id": model.repo_id, "commit": first.commit,
               "endpoint": endpoint(), "pulled_at": int(time.time()), "files": files}
-    (staging / MANIFEST).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.chmod(staging / MANIFEST, 0o600)
+    write_private(staging / MANIFEST, json.dumps(record, indent=2) + "\n")
     target = folder(model)
     if target.exists():  # a leftover without a manifest: never a usable model
         shutil.rmtree(target)

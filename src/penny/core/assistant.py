@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import AsyncIterator
 
 from penny.config import PennyConfig
+from penny.core.claims import Ledger, guarded
 from penny.core.events import BackendSwitched, ReplyDelta, ReplyDone, TextDelta, Transcript, TurnTrace
 from penny.core.understanding import CERTAIN, Understanding, choose, confidence, did_you_say, judge
 from penny.errors import LLMUnavailable, PennyError
@@ -192,7 +193,8 @@ class Assistant:
             return
         if self.plugins is not None:
             try:
-                result = await self.plugins.handle_text(session_id, text)
+                # A side-effect request the router missed is still done by code, never just claimed.
+                result = await self.plugins.handle_text(session_id, text) or await self.plugins.act(session_id, text)
             except PennyError as exc:
                 log.warning("skill failed: %s", exc)
                 result = None
@@ -217,18 +219,21 @@ class Assistant:
         p = self.plugins
         if p is None or p.read_only(session_id, text):
             return False  # the LLM, or a skill that only reads (the time, the calendar)
-        return p.route(text) is not None or p.pending(session_id) is not None or p.pending("default") is not None
+        return (p.route(text) is not None or p.guess_action(text) is not None or p.pending(session_id) is not None
+                or p.pending("default") is not None)
 
     async def _llm(self, session_id: str, text: str, trace: TurnTrace) -> AsyncIterator[str | BackendSwitched]:
         messages = self.messages(session_id, text)
         use_tools = self._uses_tools()
+        done = Ledger()  # what tools really did this turn: the guard lets only those claims through
         try:
             if use_tools:
                 from penny.plugins.tools import run_tool_loop
 
-                stream = run_tool_loop(self.llm, messages, self.plugins, session_id=session_id)
+                stream = run_tool_loop(self.llm, messages, self.plugins, session_id=session_id, ledger=done)
             else:
                 stream = self.llm.stream(messages)
+            stream = guarded(stream, done)
             # aclosing: a barge-in closes the HTTP stream now, not when the generator is collected.
             async with contextlib.aclosing(stream) as events:
                 async for ev in events:

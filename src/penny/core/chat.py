@@ -43,7 +43,8 @@ class ChatSession:
                     self.out.write(ev.text)
                     self.out.flush()
                 elif isinstance(ev, BackendSwitched):
-                    self.err.write(f"\n[{ev.frm} failed ({ev.reason}); {ev.to} continues]\n")
+                    self.err.write(f"\n[{ev.frm} failed ({ev.reason}); "
+                                   + (f"{ev.to} continues]\n" if ev.to else "no backend could finish]\n"))
         self.out.write("\n")
         total = time.perf_counter() - start
         if trace.intent and trace.intent != "forget":

@@ -61,6 +61,19 @@ class WakeDetected:
 
 
 @dataclass(frozen=True)
+class Listening:
+    """The wake gate changed (wake_word mode). `open`: the next utterance is taken as meant for Penny;
+    closed: Penny is only waiting for `wake_word`. `reason`: "start" (session began, closed), "wake"
+    (the wake word was heard), "follow_up" (an answer ended: the follow-up window), "heard" (the command
+    was taken), "timeout" (the window ran out)."""
+
+    open: bool
+    reason: str
+    t: float  # stream time of the change, seconds
+    wake_word: str = ""
+
+
+@dataclass(frozen=True)
 class Segment:
     start: float
     end: float
@@ -108,6 +121,14 @@ class BackendSwitched:
     frm: str
     to: str
     reason: str
+
+
+@dataclass(frozen=True)
+class BackendFailed(BackendSwitched):
+    """An LLM backend failed mid-answer. `recoverable`: `to` goes on from the words already said (`to` ==
+    `frm`: the same backend, restarted); not recoverable: no backend could finish (`to` is "")."""
+
+    recoverable: bool = True
 
 
 @dataclass(frozen=True)

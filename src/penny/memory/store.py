@@ -31,6 +31,9 @@ CREATE INDEX IF NOT EXISTS turns_by_session ON turns(session_id, id);
 """
 
 
+INTERRUPTED = " (I was interrupted here.)"
+
+
 @dataclass(frozen=True)
 class Turn:
     session_id: str
@@ -51,7 +54,9 @@ class MemoryStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            from penny.private import create_private
+
+            create_private(self.path)  # 600 in a 700 folder; sqlite gives -wal/-shm the db file's mode
         # One connection shared by the event loop and worker threads, guarded by a lock.
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
@@ -104,18 +109,24 @@ class MemoryStore:
         return [{"id": r[0], "created": r[1], "updated": r[2], "turns": r[3]} for r in rows]
 
     def context(self, session_id: str, max_chars: int) -> list[dict]:
-        """Chat messages of the remembered turns, newest kept, oldest trimmed to fit max_chars."""
+        """Chat messages of the remembered turns within max_chars: the newest, in a window whose start stays
+        put as turns are added (so LLM servers reuse their cached prompt) and jumps when it overflows."""
+        from penny.memory.window import window_start
+
+        remembered = "session_id=? AND forgotten=0 AND (intent IS NULL OR intent != 'clarify')"
+        with self._lock:  # sizes first: only the kept turns' text is read
+            sizes = self._db.execute(
+                f"SELECT id, length(user_text) + length(reply_text) + ? * interrupted FROM turns WHERE {remembered}"
+                " ORDER BY id", (len(INTERRUPTED), session_id)).fetchall()
+            start = window_start([r[1] for r in sizes], max_chars)
+            if start >= len(sizes):
+                return []
+            rows = self._db.execute(f"SELECT user_text, reply_text, interrupted FROM turns WHERE {remembered}"
+                                    " AND id >= ? ORDER BY id", (session_id, sizes[start][0])).fetchall()
         messages: list[dict] = []
-        used = 0
-        for turn in reversed(self.turns(session_id, include_forgotten=False)):
-            if turn.intent == "clarify":  # misheard words and "Did you say ...?" would mislead the model
-                continue
-            reply = turn.reply_text + (" (I was interrupted here.)" if turn.interrupted else "")
-            size = len(turn.user_text) + len(reply)
-            if used + size > max_chars:
-                break
-            used += size
-            messages[:0] = [{"role": "user", "content": turn.user_text}, {"role": "assistant", "content": reply}]
+        for user, reply, interrupted in rows:  # clarifications are left out: misheard words would mislead
+            messages += [{"role": "user", "content": user},
+                         {"role": "assistant", "content": reply + (INTERRUPTED if interrupted else "")}]
         return messages
 
     def export(self, session_id: str, fmt: str = "json") -> str:

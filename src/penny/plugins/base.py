@@ -45,6 +45,7 @@ class Tool:
     description: str
     parameters: dict
     handler: Handler
+    read_only: bool = False  # only reads: its result goes back to the LLM; otherwise it is what Penny says
 
     def schema(self) -> dict:
         return {"type": "function",

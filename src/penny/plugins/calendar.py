@@ -119,7 +119,7 @@ class CalendarPlugin(Plugin):
             Tool("get_calendar_events", "List the user's calendar events for a day or span.",
                  {"type": "object", "properties": {"day": {"type": "string", "description":
                   "'today', 'tomorrow', 'this week', 'next week', a weekday, or a date like 2026-12-24"}}},
-                 lambda a: self._read({"when": str(a.get("day") or "today")})),
+                 lambda a: self._read({"when": str(a.get("day") or "today")}), read_only=True),
             Tool("add_calendar_event", "Add an event to the user's calendar (the user is asked to confirm).",
                  {"type": "object", "properties": {
                      "title": {"type": "string"},

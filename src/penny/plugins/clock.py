@@ -31,7 +31,7 @@ class ClockPlugin(Plugin):
 
     def tools(self) -> list[Tool]:
         return [Tool("get_current_time", "Get the current local time, date and weekday of the user.",
-                     {"type": "object", "properties": {}}, self._now)]
+                     {"type": "object", "properties": {}}, self._now, read_only=True)]
 
     async def _time(self, slots: dict) -> SkillResult:
         now = self.ctx.now()

@@ -71,7 +71,7 @@ class NotesPlugin(Plugin):
                   "required": ["text"]}, lambda a: self._remember({"note": str(a.get("text", ""))})),
             Tool("recall_notes", "Read back the user's saved notes, optionally only those about a topic.",
                  {"type": "object", "properties": {"topic": {"type": "string"}}},
-                 lambda a: self._search(a) if a.get("topic") else self._recall(a)),
+                 lambda a: self._search(a) if a.get("topic") else self._recall(a), read_only=True),
         ]
 
     def vocabulary(self) -> list[str]:

@@ -137,6 +137,28 @@ class PluginRegistry:
     def tools(self) -> list[dict]:
         return [tool.schema() for _, tool in self._tools.values()]
 
+    def tool_reads_only(self, name: str) -> bool:
+        """An unknown tool did nothing, so it counts as reading (the LLM gets the error and may retry)."""
+        return name not in self._tools or self._tools[name][1].read_only
+
+    def guess_action(self, text: str):
+        """The tool call a request the router missed clearly asks for (plugins/actions.py), or None."""
+        from penny.plugins.actions import guess
+
+        found = guess(text, self.clock.now().astimezone(self.tz))
+        return found if found is not None and found.tool in self._tools else None
+
+    async def act(self, session_id: str, text: str) -> SkillResult | None:
+        """Carry out what guess_action finds; its reply is the tool's own (or a question for a missing slot)."""
+        found = self.guess_action(text)
+        if found is None:
+            return None
+        log.info("router missed %r; guessed %s(%s)", text, found.tool, found.args)
+        if found.missing:
+            return SkillResult(found.missing, {"error": "missing-slot", "tool": found.tool},
+                               self._tools[found.tool][0].name)
+        return await self.call_tool(found.tool, found.args, session_id=session_id)
+
     async def call_tool(self, name: str, arguments_json: str | dict | None, *,
                         session_id: str = "default") -> SkillResult:
         if name not in self._tools:

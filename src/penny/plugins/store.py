@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from penny.private import private_dir
+
 log = logging.getLogger("penny.plugins.store")
 
 
@@ -15,10 +17,11 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that a crash at any point leaves either the old or the new file.
 
     The bytes go to a temporary file in the same folder, are flushed to disk, and then renamed over
-    the target (rename is atomic on POSIX and Windows within one file system).
+    the target (rename is atomic on POSIX and Windows within one file system). A new file is private:
+    mkstemp creates it 600 and missing folders are made 700; an existing file keeps its mode.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

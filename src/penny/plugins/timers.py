@@ -127,7 +127,7 @@ class TimersPlugin(Plugin):
                       "when": {"type": "string", "description": "ISO 8601 local time or words like 'tomorrow at 9 am'"}},
                      ["text", "when"]), self._remind_tool),
             Tool("list_timers", "List running timers and pending reminders with the time left.", obj({}),
-                 self._list),
+                 self._list, read_only=True),
             Tool("cancel_timer", "Cancel a timer or reminder by name (or the only one).",
                  obj({"name": {"type": "string"}, "kind": {"type": "string", "enum": ["timer", "reminder"]}}),
                  lambda a: self._cancel({"name": a.get("name"), "kind": a.get("kind") or "timer"})),

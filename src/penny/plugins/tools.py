@@ -1,11 +1,13 @@
-"""LLM function calling: stream the model, run the tools it asks for, stream the final answer.
+"""LLM function calling: stream the model, run the tools it asks for, speak what they did.
 
-    async for delta in run_tool_loop(llm, messages, registry):
+    async for delta in run_tool_loop(llm, messages, registry, ledger=ledger):
         speak(delta.text)
 
-`messages` is extended in place with the assistant's tool_calls message and one `tool` message
-per call (OpenAI chat format); the final answer's text is streamed but not appended, so the
-caller stores it the way it stores any other answer.
+Tools that only read (Tool.read_only) hand their result back to the model, which answers from it.
+A round with any other tool ends the turn with the tools' own replies: an action is confirmed by
+the code that did it, never by the model's retelling. `messages` is extended in place with the
+assistant's tool_calls message and one `tool` message per call (OpenAI chat format); `ledger`
+(core/claims.py) records every call and whether it succeeded, for the claims guard.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def _assistant_message(text: str, calls: list[ToolCall]) -> dict:
 
 
 async def run_tool_loop(llm, messages: list[dict], registry, max_rounds: int = 3, *,
-                        session_id: str = "default") -> AsyncIterator:
+                        session_id: str = "default", ledger=None) -> AsyncIterator:
     """Up to `max_rounds` rounds of tool calls, then a final answer without tools.
 
     Yields the LLM's TextDelta events (and passes through its other non-tool events). Pass the
@@ -52,8 +54,14 @@ async def run_tool_loop(llm, messages: list[dict], registry, max_rounds: int = 3
                 log.info("model asked for tools after the last round; ignoring %s", [c.name for c in calls])
             return
         messages.append(_assistant_message("".join(said), calls))
+        replies: list[str] = []
+        acted = False
         for call in calls:
             result = await registry.call_tool(call.name, call.arguments, session_id=session_id)
+            if ledger is not None:
+                ledger.record(result.plugin, call.name, result)
+            acted = acted or not registry.tool_reads_only(call.name)
+            replies.append(result.text)
             text = result.text
             if result.needs_confirmation:
                 text = f"Not done yet: the user must confirm first. Ask them exactly this: {result.text}"
@@ -61,3 +69,6 @@ async def run_tool_loop(llm, messages: list[dict], registry, max_rounds: int = 3
                 text = f"{result.text}\n(data: {json.dumps(result.data, default=str)})"
             log.info("tool %s(%s) -> %s", call.name, call.arguments, result.text)
             messages.append(_tool_message(call, text))
+        if acted:
+            yield TextDelta((" " if said else "") + " ".join(replies))
+            return

@@ -48,7 +48,7 @@ class WeatherPlugin(Plugin):
         return [Tool("get_weather", "Current weather and the forecast for the user's home location.",
                      {"type": "object", "properties": {"day": {"type": "string", "enum": ["now", "today", "tomorrow"],
                                                                "description": "which forecast; default now"}}},
-                     lambda a: self._answer({"when": a.get("day") or "now"}))]
+                     lambda a: self._answer({"when": a.get("day") or "now"}), read_only=True)]
 
     async def _fetch(self) -> dict:
         if self._cache and time.monotonic() - self._cache[0] < 600:

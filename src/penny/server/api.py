@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import io
 import json
 import logging
@@ -21,12 +20,14 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from penny.core import events as ev
-from penny.errors import AudioInputError, ModelNotFound, PennyError
+from penny.errors import AudioInputError, PennyError
 from penny.server.auth import bearer
 
 log = logging.getLogger(__name__)
 SESSION_ID = r"^[A-Za-z0-9_.-]{1,64}$"
 HEALTH_TTL_S = 20.0  # the doctor loads models: do not rerun it for every poll
+MAX_TRANSCRIBE_S = 120.0  # longest upload /api/transcribe decodes
+STT_WAIT_S = 10.0  # how long an upload waits for the one STT slot before 503 busy
 
 
 def _state(request: Request):
@@ -59,10 +60,6 @@ router = APIRouter(prefix="/api", dependencies=[Depends(check_access)])
 
 def _err(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
-async def _maybe_await(value):
-    return await value if inspect.isawaitable(value) else value
 
 
 # ---- chat ----
@@ -105,7 +102,12 @@ async def chat(body: ChatIn, request: Request):
                     yield _sse("delta", {"turn_id": e.turn_id, "text": e.text})
                 elif isinstance(e, ev.BackendSwitched):
                     state.metrics.backend_failures.labels(e.frm).inc()
-                    yield _sse("backend", {"from": e.frm, "to": e.to, "reason": e.reason})
+                    if isinstance(e, ev.BackendFailed) and not e.recoverable:
+                        yield _sse("error", {"code": "llm-backend-failed", "backend": e.frm, "recoverable": False,
+                                             "message": f"The LLM backend '{e.frm}' failed ({e.reason})."})
+                    else:
+                        yield _sse("backend", {"from": e.frm, "to": e.to, "reason": e.reason,
+                                               "restarted": e.frm == e.to})
                 elif isinstance(e, ev.ReplyDone):
                     state.metrics.turns.labels("chat", str(e.interrupted).lower()).inc()
                     yield _sse("done", {"session_id": sid, "turn_id": e.turn_id, "text": e.text})
@@ -143,12 +145,35 @@ async def transcribe(request: Request):
     if not data:
         return _err(400, "audio-invalid", "The upload is empty: send a WAV, FLAC or OGG file.")
     chunk = await asyncio.to_thread(_decode, data, suffix)
+    if chunk.duration_s > MAX_TRANSCRIBE_S:
+        return _err(413, "audio-too-long", f"The audio is {chunk.duration_s:.0f} s long; /api/transcribe takes "
+                                           f"up to {MAX_TRANSCRIBE_S:g} s.")
     t0 = time.perf_counter()
-    transcript = await state.engines.stt.transcribe(chunk)
+    transcript = await _bounded_stt(state, chunk)
+    if transcript is None:
+        return JSONResponse({"error": {"code": "busy", "message": "Another upload is being transcribed; "
+                                                                  "try again in a few seconds."}},
+                            status_code=503, headers={"Retry-After": "5"})
     return {"text": transcript.text.strip(), "language": transcript.language,
             "duration_s": round(chunk.duration_s, 3),
             "processing_s": round(transcript.processing_s or time.perf_counter() - t0, 3),
             "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments]}
+
+
+async def _bounded_stt(state, chunk: ev.AudioChunk):
+    """Transcribe with one of the server's STT slots (one upload at a time), or None when none frees up
+    within STT_WAIT_S. The slot is held until the decode ends, even if the client goes away."""
+    try:
+        await asyncio.wait_for(state.stt_slot.acquire(), STT_WAIT_S)
+    except asyncio.TimeoutError:
+        return None
+    try:
+        task = asyncio.ensure_future(state.engines.stt.transcribe(chunk))
+    except BaseException:
+        state.stt_slot.release()
+        raise
+    task.add_done_callback(lambda _: state.stt_slot.release())
+    return await asyncio.shield(task)
 
 
 def _decode(data: bytes, suffix: str) -> ev.AudioChunk:
@@ -198,13 +223,14 @@ async def speak(body: SpeakIn, request: Request):
 # ---- status ----
 @router.get("/health", tags=["ops"], summary="Component status (the checks of `penny doctor`)")
 async def health(request: Request):
-    from penny.doctor import healthy, run_checks
+    from penny.doctor import COMPONENT_MODULES, healthy, run_checks
 
     state = _state(request)
     async with state.health_lock:  # concurrent polls share one run
         cached = state.health_cache
         if cached is None or time.monotonic() - cached[0] > HEALTH_TTL_S:
-            checks = await run_checks(state.cfg)
+            checks = await run_checks(state.cfg, only=set(COMPONENT_MODULES) - set(LOADED))
+            checks[1:1] = [_loaded_check(name, getattr(state.engines, name, None)) for name in LOADED]
             ok = healthy(checks)
             body = {"healthy": ok, "checks": [c.to_dict() for c in checks], "llm": state.llm_status(),
                     "voice": {"engine": getattr(state.engines.tts, "name", None),
@@ -215,58 +241,17 @@ async def health(request: Request):
     return JSONResponse(body, status_code=status)
 
 
-@router.get("/models", tags=["models"], summary="LLM backends, their models, and the active one")
-async def models(request: Request):
-    state = _state(request)
-    try:
-        listing = await _maybe_await(state.engines.llm.list_models())
-    except PennyError as exc:
-        listing, error = {}, {"code": exc.code, "message": str(exc)}
-    else:
-        error = None
-    from penny.catalog import listing as catalogue
-
-    return {"active": state.llm_status(), "models": jsonable_encoder(listing), "error": error,
-            "catalogue": catalogue()}
+LOADED = ("stt", "tts")  # health reports these from the engines this server loaded, not a second copy
 
 
-class ActiveIn(BaseModel):
-    model: str = Field(..., min_length=1, max_length=200,
-                       description="A name from `models`, or a pulled LLM from `catalogue`.")
-    backend: Optional[str] = Field(None, max_length=100)
+def _loaded_check(name: str, engine):
+    from penny.doctor import FAIL, OK, Check
 
-
-async def _choice(llm, name: str, backend: str | None) -> tuple[str, str | None]:
-    """(model, backend) to pass to set_model. Only listed names pass: never a path from the client."""
-    from penny.catalog import CATALOG, installed_path
-
-    listed = await _maybe_await(llm.list_models())
-    if any(name in names for b, names in listed.items() if backend is None or b == backend):
-        return name, backend
-    entry = next((m for m in CATALOG if m.name == name), None)
-    if entry is None:
-        raise ModelNotFound(f"No backend lists a model named {name!r}.")
-    if entry.kind != "llm":
-        raise ModelNotFound(f"{name} is a speech model: switch with `penny models use {name}` and restart Penny.")
-    embedded = [b.name for b in getattr(llm, "backends", []) if type(b).__name__ == "EmbeddedLLM"]
-    if not embedded:
-        raise ModelNotFound("This configuration has no embedded LLM backend to load a pulled model into.")
-    return str(installed_path(entry)), embedded[0]  # ModelNotFound says how to pull it
-
-
-@router.post("/models/active", tags=["models"], summary="Switch the LLM model (and optionally backend)")
-async def set_active(body: ActiveIn, request: Request):
-    state = _state(request)
-    try:
-        model, backend = await _choice(state.engines.llm, body.model, body.backend)
-        await _maybe_await(state.engines.llm.set_model(model, backend))
-    except (ModelNotFound, KeyError, ValueError) as exc:
-        msg = str(exc) if isinstance(exc, PennyError) else str(exc).strip("'\"")
-        return _err(404, "model-not-found", msg or f"Unknown model {body.model!r}.")
-    active = state.llm_status()
-    state.health_cache = None
-    await state.broadcast({"type": "llm.active", **active})
-    return {"active": active}
+    if engine is None:
+        return Check(name, FAIL, "not loaded")
+    model = getattr(engine, "model_name", None) or getattr(engine, "voice", None)
+    label = " ".join(str(p) for p in (getattr(engine, "name", type(engine).__name__), model) if p)
+    return Check(name, OK, f"{label}: loaded and serving")
 
 
 @router.get("/history", tags=["conversation"], summary="Conversations, or the turns of one")

@@ -11,7 +11,6 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -41,6 +40,16 @@ def api_error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def invalid_request_response(errors, limit: int = 20) -> JSONResponse:
+    """422 naming each bad field and why, never echoing the input back (FastAPI's default returns the
+    whole body: a 100 KB request made a 100 KB error)."""
+    detail = [{"loc": [str(p)[:64] for p in e.get("loc", ())][:8], "msg": str(e.get("msg", ""))[:200],
+               "type": str(e.get("type", ""))[:64]} for e in list(errors)[:limit]]
+    problems = "; ".join(f"{'.'.join(p for p in d['loc'] if p != 'body') or 'body'}: {d['msg']}" for d in detail)
+    return JSONResponse({"error": {"code": "invalid-request", "message": problems}, "detail": detail},
+                        status_code=422)
+
+
 class ServerState:
     """What every request and connection of one app shares."""
 
@@ -54,6 +63,8 @@ class ServerState:
         self.connections: set = set()
         self.health_cache: tuple[float, dict, int] | None = None
         self.health_lock = asyncio.Lock()
+        self.stt_slot = asyncio.Semaphore(1)  # /api/transcribe decodes one upload at a time
+        self.model_lock = asyncio.Lock()  # one model switch at a time
         self.startup_error: PennyError | None = None
 
     def llm_status(self) -> dict:
@@ -115,8 +126,12 @@ class _TooLarge(Exception):
 
 def create_app(cfg: PennyConfig, engines=None, *, guard: Guard | None = None, limits: dict | None = None) -> FastAPI:
     from penny.server.api import router as api_router, metrics_endpoint
+    from penny.server.models_api import router as models_router
     from penny.server.ws import Connection
 
+    from penny.privacy import start
+
+    start(cfg, files=engines is None)  # no library telemetry; user data private (when serving our own data)
     guard = guard or Guard()
     state = ServerState(cfg, engines, guard, {**DEFAULT_LIMITS, **(limits or {})})
 
@@ -174,12 +189,10 @@ def create_app(cfg: PennyConfig, engines=None, *, guard: Guard | None = None, li
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
-                             for e in exc.errors())
-        return JSONResponse({"error": {"code": "invalid-request", "message": problems},
-                             "detail": jsonable_encoder(exc.errors())}, status_code=422)
+        return invalid_request_response(exc.errors())
 
     app.include_router(api_router)
+    app.include_router(models_router)
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=True,
                       summary="Prometheus metrics", tags=["ops"])
 

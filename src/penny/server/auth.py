@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from penny.config import ServerConfig, user_config_dir
+from penny.private import write_private
 
 TOKEN_SUBPROTOCOL_PREFIX = "penny-token."
 SUBPROTOCOL = "penny.v1"
@@ -42,11 +42,8 @@ def load_or_create_token(server: ServerConfig) -> tuple[str, bool]:
         token = path.read_text(encoding="utf-8").strip()
         if len(token) >= 16:
             return token, False
-    path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(token + "\n")
+    write_private(path, token + "\n")
     return token, True
 
 

@@ -133,6 +133,9 @@ def event_message(event) -> dict | None:
         return None
     if isinstance(event, ev.WakeDetected):
         return {"type": "wake", "name": event.name, "score": event.score, "command": event.command}
+    if isinstance(event, ev.Listening):
+        return {"type": "listening", "open": event.open, "reason": event.reason, "t": event.t,
+                "wake_word": event.wake_word}
     if isinstance(event, ev.Transcript):
         return {"type": "transcript", "text": event.text, "language": event.language,
                 "audio_s": event.audio_s, "processing_s": event.processing_s}
@@ -147,8 +150,13 @@ def event_message(event) -> dict | None:
         return {"type": "turn.trace", **event.to_dict()}
     if isinstance(event, ev.Alert):
         return {"type": "alert", "kind": event.kind, "text": event.text, "id": event.id}
-    if isinstance(event, ev.BackendSwitched):
-        return {"type": "backend.switched", "from": event.frm, "to": event.to, "reason": event.reason}
+    if isinstance(event, ev.BackendFailed) and not event.recoverable:  # no backend could finish the answer
+        return {"type": "error", "code": "llm-backend-failed", "fatal": False, "recoverable": False,
+                "backend": event.frm, "message": f"The LLM backend '{event.frm}' failed ({event.reason}) "
+                                                 "and no other backend could answer."}
+    if isinstance(event, ev.BackendSwitched):  # also a BackendFailed that goes on (restarted: from == to)
+        return {"type": "backend.switched", "from": event.frm, "to": event.to, "reason": event.reason,
+                "restarted": event.frm == event.to, "recoverable": True}
     if isinstance(event, ev.ErrorEvent):
         return {"type": "error", "code": event.code, "message": event.message}
     if dataclasses.is_dataclass(event) and not isinstance(event, type):

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import shutil
 import socket
 import subprocess
 from pathlib import Path
 
 from penny.errors import ConfigError
+from penny.private import private_dir, write_private
 
 
 def lan_ip() -> str | None:
@@ -40,13 +40,12 @@ def ensure_self_signed(folder: Path, host: str) -> tuple[Path, Path]:
     cert, key = folder / "cert.pem", folder / "key.pem"
     if cert.is_file() and key.is_file():
         return cert, key
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     dns, ips = _names(host)
     try:
         _with_cryptography(cert, key, dns, ips)
     except ImportError:
         _with_openssl(cert, key, dns, ips)
-    os.chmod(key, 0o600)
     return cert, key
 
 
@@ -67,9 +66,9 @@ def _with_cryptography(cert: Path, key: Path, dns: list[str], ips: list[str]) ->
          .not_valid_after(now + datetime.timedelta(days=825))
          .add_extension(x509.SubjectAlternativeName(san), critical=False)
          .sign(pkey, hashes.SHA256()))
-    key.write_bytes(pkey.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    cert.write_bytes(c.public_bytes(serialization.Encoding.PEM))
+    write_private(key, pkey.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    write_private(cert, c.public_bytes(serialization.Encoding.PEM))
 
 
 def _with_openssl(cert: Path, key: Path, dns: list[str], ips: list[str]) -> None:
@@ -82,6 +81,6 @@ def _with_openssl(cert: Path, key: Path, dns: list[str], ips: list[str]) -> None
     cmd = [exe, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
            "-days", "825", "-subj", "/CN=Penny (self-signed)", "-addext", f"subjectAltName={san}",
            "-keyout", str(key), "-out", str(cert)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, umask=0o077)  # key and cert: 600
     if done.returncode != 0:
         raise ConfigError(f"openssl could not create a certificate: {done.stderr.strip()[-300:]}")

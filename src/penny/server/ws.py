@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 CLOSE_POLICY = 1008  # bad token / origin, or flooding
 CLOSE_TOO_BIG = 1009
 CLOSE_PROTOCOL = 1002
+MAX_TEXT_CHARS = 4000  # a typed turn, as POST /api/chat
 
 
 class TokenBucket:
@@ -134,6 +135,10 @@ class Connection:
     # ---- inbound ----
     async def _on_message(self, msg: dict) -> None:
         kind = msg["type"]
+        if kind == "text" and len(msg["text"].strip()) > MAX_TEXT_CHARS:  # say so; never answer a cut text
+            await self.send_error("text-too-long", f"A typed turn takes up to {MAX_TEXT_CHARS} characters; "
+                                                   f"this one has {len(msg['text'].strip())}. It was not sent.")
+            return
         if kind == "hello":
             if msg.get("protocol", P.PROTOCOL_VERSION) != P.PROTOCOL_VERSION:
                 raise Closed(CLOSE_PROTOCOL, "protocol-version")
@@ -156,7 +161,7 @@ class Connection:
             await session.push_to_talk(False)
         elif kind == "text":
             await self._stop_audio()
-            await session.ask(msg["text"].strip()[:4000])
+            await session.ask(msg["text"].strip())
         elif kind == "interrupt":
             await self._stop_audio()
             await session.interrupt()

@@ -1,57 +1,31 @@
-"""The offline default brain: `llama_cpp.server` as a child process, spoken to over HTTP.
+"""The offline default brain: `llama_cpp.server` as a child process (child.py), spoken to over HTTP.
 
-The child runs on a free 127.0.0.1 port in its own process group, with a watchdog thread that
-exits when Penny (its parent) disappears, so no orphans survive a crash or `kill -9`. It is
-stopped on exit (atexit, SIGTERM, Ctrl-C), and restarted once if it dies.
+Long conversations stay fast: the prompt is cut to the context so llama.cpp's prompt cache stays valid
+(budget.py), and the child is restarted between turns if its memory grows past `max_rss_mb`. If the
+child dies mid-answer it is restarted at once (under a second) and the answer goes on from the words
+already said (the prompt ends inside the assistant's turn: template.py), after a `BackendFailed` notice.
 """
 from __future__ import annotations
 
 import asyncio
-import atexit
-import importlib.util
 import logging
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import threading
 import time
-import weakref
 from contextlib import aclosing
 from pathlib import Path
 from typing import AsyncIterator
 
-import httpx
-
 from penny.adapters.llm.base import Message
-from penny.adapters.llm.openai_compat import BackendError, OpenAICompatLLM, OverlapFilter, continuation
-from penny.core.events import TextDelta, ToolCall
+from penny.adapters.llm.budget import PromptBudget, fit_context  # noqa: F401 (fit_context: re-exported)
+from penny.adapters.llm.child import EmbeddedServer, free_port, server_missing  # noqa: F401 (re-exported)
+from penny.adapters.llm.continuing import OverlapFilter, continuation
+from penny.adapters.llm.openai_compat import BackendError, OpenAICompatLLM
+from penny.adapters.llm.template import read_template
+from penny.core.events import BackendFailed, TextDelta, ToolCall
 from penny.errors import LLMUnavailable, ModelNotFound
 
 log = logging.getLogger(__name__)
-_LIVE: "weakref.WeakSet[EmbeddedServer]" = weakref.WeakSet()
-
-# Runs in the child: exit when the parent dies, then hand over to llama_cpp.server's main.
-_LAUNCHER = """
-import os, sys, threading, time, runpy
-parent = int(sys.argv.pop(1))
-def watch():
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(0)
-threading.Thread(target=watch, daemon=True).start()
-sys.argv[0] = "llama_cpp.server"
-runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
-"""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+__all__ = ["EmbeddedLLM", "EmbeddedServer", "PRIMER", "default_model_path", "fit_context", "free_port",
+           "server_missing", "with_primer"]
 
 
 def default_model_path(configured: str | None = None) -> Path:
@@ -65,169 +39,6 @@ def default_model_path(configured: str | None = None) -> Path:
     from penny.models import smollm2_gguf
 
     return smollm2_gguf()
-
-
-def server_missing() -> str | None:
-    """Why llama_cpp.server cannot run here, or None."""
-    for mod in ("llama_cpp", "uvicorn", "sse_starlette", "starlette_context", "fastapi"):
-        if importlib.util.find_spec(mod) is None:
-            return f"Python package '{mod}' is missing: .venv/bin/pip install 'llama-cpp-python[server]'"
-    return None
-
-
-class EmbeddedServer:
-    """One llama_cpp.server child process. Sync start/stop (cheap), async astart for the event loop."""
-
-    def __init__(self, model_path: str | os.PathLike, *, n_ctx: int = 2048, n_threads: int | None = None,
-                 startup_timeout_s: float = 60.0, host: str = "127.0.0.1", alias: str | None = None) -> None:
-        self.model_path = Path(model_path)
-        self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, min(4, os.cpu_count() or 1))
-        self.startup_timeout_s = startup_timeout_s
-        self.host = host
-        self.alias = alias or self.model_path.stem
-        self.port: int | None = None
-        self.proc: subprocess.Popen | None = None
-        self.log_path = Path(tempfile.gettempdir()) / f"penny-llama-server-{os.getpid()}-{id(self):x}.log"
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-c", _LAUNCHER, str(os.getpid()), "--model", str(self.model_path),
-                "--model_alias", self.alias, "--host", self.host, "--port", str(self.port),
-                "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
-                "--n_threads_batch", str(self.n_threads), "--verbose", "False"]
-
-    def _spawn(self) -> None:
-        missing = server_missing()
-        if missing:
-            raise LLMUnavailable(f"The embedded model cannot run: {missing}",
-                                 spoken="My built-in language model isn't installed.")
-        if not self.model_path.is_file():
-            raise ModelNotFound(f"The embedded model file {self.model_path} does not exist.")
-        self.stop()
-        self.port = free_port(self.host)
-        logf = open(self.log_path, "wb")
-        try:
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=logf,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            logf.close()
-        _LIVE.add(self)
-        _install_exit_handlers()
-        log.info("embedded LLM: starting %s on port %s (pid %s)", self.model_path.name, self.port, self.proc.pid)
-
-    def _probe(self) -> bool:
-        try:
-            return httpx.get(f"{self.base_url}/models", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def _died(self) -> LLMUnavailable:
-        code = self.proc.returncode if self.proc else None
-        self.stop()
-        return LLMUnavailable(f"The embedded model server exited (code {code}) while starting: {self.log_tail()}",
-                              spoken="My built-in language model didn't start.")
-
-    def start(self) -> str:
-        """Start and wait until /v1/models answers. Returns base_url."""
-        self._spawn()
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise self._died()
-            if self._probe():
-                return self.base_url
-            time.sleep(0.2)
-        self.stop()
-        raise LLMUnavailable(f"The embedded model server did not answer within {self.startup_timeout_s:.0f} s.",
-                             spoken="My built-in language model didn't start.")
-
-    async def astart(self) -> str:
-        self._spawn()
-        deadline = time.monotonic() + self.startup_timeout_s
-        async with httpx.AsyncClient(timeout=1.0) as client:
-            while time.monotonic() < deadline:
-                if not self.running:
-                    raise self._died()
-                try:
-                    if (await client.get(f"{self.base_url}/models")).status_code == 200:
-                        return self.base_url
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        self.stop()
-        raise LLMUnavailable(f"The embedded model server did not answer within {self.startup_timeout_s:.0f} s.",
-                             spoken="My built-in language model didn't start.")
-
-    def stop(self, grace_s: float = 3.0) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
-                try:
-                    os.killpg(proc.pid, sig)
-                except (ProcessLookupError, PermissionError):
-                    break
-                try:
-                    proc.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        else:
-            proc.wait()
-        _LIVE.discard(self)
-
-    def log_tail(self, chars: int = 400) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:].strip()
-        except OSError:
-            return ""
-
-
-def _stop_all() -> None:
-    for server in list(_LIVE):
-        server.stop(grace_s=1.0)
-
-
-_handlers_installed = False
-
-
-def _install_exit_handlers() -> None:
-    """atexit always; SIGTERM/SIGHUP become a normal exit (so atexit runs) where nobody else handles them."""
-    global _handlers_installed
-    if _handlers_installed:
-        return
-    _handlers_installed = True
-    atexit.register(_stop_all)
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) in (signal.SIG_DFL, None):
-            signal.signal(sig, _exit_on_signal)
-
-
-def _exit_on_signal(signum, frame) -> None:
-    _stop_all()
-    raise SystemExit(128 + signum)
-
-
-def fit_context(messages: list[Message], n_ctx: int, max_tokens: int) -> list[Message]:
-    """Drop the oldest turns (never the system prompt or the last message) so the prompt plus the
-    answer fit a small n_ctx; ~3 characters a token is a conservative guess."""
-    budget = max(n_ctx - max_tokens, n_ctx // 4) * 3
-    head = list(messages[:1]) if messages and messages[0].get("role") == "system" else []
-    rest = list(messages[len(head):])
-    while len(rest) > 1 and sum(len(str(m.get("content") or "")) for m in head + rest) > budget:
-        rest.pop(0)
-    return head + rest
 
 
 # Measured with SmolLM2-135M: without these it drifts into French or rambles; with them it answers
@@ -249,22 +60,30 @@ def with_primer(messages: list[Message], primer: list[Message]) -> list[Message]
 
 
 class EmbeddedLLM:
-    """An LLM backed by a lazily started EmbeddedServer; restarts it once if it dies."""
+    """An LLM backed by a lazily started EmbeddedServer; restarts it if it dies (once per bad turn)."""
 
     supports_tools = False  # SmolLM2 through llama_cpp.server's chat template: no function calling
+    prefills = True  # a trailing assistant message is continued, not answered
+    spoken_failure = "My built-in language model stopped working."
 
     def __init__(self, model_path: str | None = None, *, n_ctx: int = 2048, n_threads: int | None = None,
                  startup_timeout_s: float = 60.0, name: str = "embedded", primer: bool = True,
+                 max_rss_mb: float | None = None, history_tokens: int | None = 512, cache_mb: int = 0,
                  **llm_kwargs) -> None:
         self.name = name
         self.primer = PRIMER if primer else []
+        self.max_rss_mb = max_rss_mb  # restart the child between turns when it grows past this
         self._model_path_cfg = model_path
-        self._server_kw = dict(n_ctx=n_ctx, n_threads=n_threads, startup_timeout_s=startup_timeout_s)
+        self._server_kw = dict(n_ctx=n_ctx, n_threads=n_threads, startup_timeout_s=startup_timeout_s,
+                               cache_mb=cache_mb)
         self._llm_kwargs = llm_kwargs
+        self.budget = PromptBudget(n_ctx, llm_kwargs.get("max_tokens", 512), history_tokens)
         self.server: EmbeddedServer | None = None
         self.client: OpenAICompatLLM | None = None
         self._lock = asyncio.Lock()
         self._restarted = False
+        self._recycling: asyncio.Task | None = None
+        self.restarts: list[dict] = []  # {"why", "s"}: every restart, with how long it took
 
     @property
     def model_path(self) -> Path:
@@ -276,6 +95,10 @@ class EmbeddedLLM:
             return Path(self._model_path_cfg).stem if self._model_path_cfg else self.model_path.stem
         except ModelNotFound:
             return "SmolLM2-135M-Instruct.Q4_1"
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.proc.pid if self.server is not None and self.server.running else None
 
     def set_model(self, name: str) -> None:
         """Switch to another GGUF file (a path, or a name next to the current one); restarts on next use."""
@@ -298,13 +121,29 @@ class EmbeddedLLM:
                     raise LLMUnavailable("The embedded model server died again after a restart: "
                                          + self.server.log_tail(), spoken="My built-in language model crashed.")
                 self._restarted = True
-                log.warning("embedded LLM server died (%s); restarting it once", self.server.log_tail(200))
-            self.server = EmbeddedServer(self.model_path, alias=self.model, **self._server_kw)
-            await self.server.astart()
-            if self.client is not None:
-                await self.client.aclose()
-            self.client = OpenAICompatLLM(self.name, self.server.base_url, self.model,
-                                          supports_tools=self.supports_tools, **self._llm_kwargs)
+                log.warning("embedded LLM server died (%s); restarting it", self.server.log_tail(200))
+            await self._launch()
+
+    async def _launch(self) -> None:
+        self.server = EmbeddedServer(self.model_path, alias=self.model, **self._server_kw)
+        await self.server.astart()
+        if self.client is not None:
+            await self.client.aclose()
+        self.client = OpenAICompatLLM(self.name, self.server.base_url, self.model,
+                                      supports_tools=self.supports_tools, **self._llm_kwargs)
+
+    async def restart(self, why: str) -> float:
+        """Stop the child and start a fresh one; returns the seconds it took."""
+        t0 = time.monotonic()
+        async with self._lock:
+            if self.server is not None:
+                server, self.server = self.server, None
+                await asyncio.to_thread(server.stop, 1.0)
+            await self._launch()
+        took = time.monotonic() - t0
+        self.restarts.append({"why": why, "s": round(took, 3)})
+        log.info("embedded LLM restarted (%s) in %.2f s", why, took)
+        return took
 
     async def list_models(self, timeout_s: float | None = None) -> list[str]:
         """What the server serves; without starting it, the model it would load."""
@@ -312,17 +151,41 @@ class EmbeddedLLM:
             return [self.model]
         return await self.client.list_models(timeout_s)
 
+    async def _crashed(self) -> bool:
+        """After a failed request: is the child dead or deaf? (SIGKILL closes its sockets a moment before
+        the process can be reaped, so `running` alone is not enough.)"""
+        server = self.server
+        for _ in range(10):
+            if server is None or not server.running:
+                return True
+            await asyncio.sleep(0.02)
+        return not await asyncio.to_thread(server.healthy, 2.0)
+
+    def _source(self, messages: list[Message], partial: str, tools, kw) -> AsyncIterator:
+        if not partial:
+            return self.client.stream(messages, tools, **kw)
+        template = read_template(str(self.model_path))
+        if template is None:  # no template to continue inside the answer: ask in words
+            return self.client.stream(continuation(messages, partial), tools, **kw)
+        max_tokens = kw.get("max_tokens") or self._llm_kwargs.get("max_tokens", 512)
+        left = max(16, max_tokens - len(partial) // 4)
+        return self.client.complete(template.render(messages, partial), max_tokens=left, stop=template.stop)
+
     async def stream(self, messages: list[Message], tools: list[dict] | None = None, **kw
-                     ) -> AsyncIterator[TextDelta | ToolCall]:
-        messages = with_primer(messages, self.primer)
-        messages = fit_context(messages, self._server_kw["n_ctx"],
-                               kw.get("max_tokens") or self._llm_kwargs.get("max_tokens", 512))
+                     ) -> AsyncIterator[TextDelta | ToolCall | BackendFailed]:
+        prefix = ""
+        if messages and messages[-1].get("role") == "assistant":  # continue this partial answer
+            prefix, messages = str(messages[-1].get("content") or ""), messages[:-1]
+        messages = self.budget.fit(with_primer(messages, self.primer))
+        if self._recycling is not None:
+            await asyncio.shield(self._recycling)  # a restart for memory between turns: let it finish
         said = ""
         for attempt in (0, 1):
             await self.start()
-            overlap = OverlapFilter(said)
+            partial = prefix + said
+            overlap = OverlapFilter(partial if read_template(str(self.model_path)) is None else "")
             try:
-                async with aclosing(self.client.stream(continuation(messages, said), tools, **kw)) as events:
+                async with aclosing(self._source(messages, partial, tools, kw)) as events:
                     async for ev in events:
                         if isinstance(ev, TextDelta):
                             text = overlap.feed(ev.text)
@@ -331,14 +194,45 @@ class EmbeddedLLM:
                             said += text
                             ev = TextDelta(text)
                         yield ev
-                self._restarted = False  # a healthy turn: allow one restart again next time
+                if rest := overlap.flush():
+                    said += rest
+                    yield TextDelta(rest)
+                self._restarted = False  # a healthy turn: allow a restart again next time
+                self._check_memory()
                 return
-            except BackendError:
-                if attempt or (self.server is not None and self.server.running):
+            except BackendError as exc:
+                if attempt or not await self._crashed():
                     raise
-                # the server died under us: start() restarts it once, then the answer goes on
+                why = f"{exc.kind} mid-answer" if said or prefix else exc.kind
+                t0 = time.monotonic()
+                await self.start()  # the restart; raises if it died again right after one
+                took = time.monotonic() - t0
+                self.restarts.append({"why": why, "s": round(took, 3)})
+                if said or prefix:
+                    yield BackendFailed(frm=self.name, to=self.name, reason=f"{why}; restarted in {took:.1f} s")
+
+    def _check_memory(self) -> None:
+        """Between turns: restart a child that grew past max_rss_mb (in the background)."""
+        if not self.max_rss_mb or self.server is None or self._recycling is not None:
+            return
+        rss = self.server.rss_mb()
+        if rss is None or rss <= self.max_rss_mb:
+            return
+        log.warning("embedded LLM uses %.0f MB (limit %.0f MB): restarting it between turns", rss, self.max_rss_mb)
+
+        async def recycle():
+            try:
+                await self.restart(f"memory {rss:.0f} MB > {self.max_rss_mb:.0f} MB")
+            except Exception as exc:  # the next turn starts it again, or reports why not
+                log.warning("embedded LLM restart for memory failed: %s", exc)
+            finally:
+                self._recycling = None
+
+        self._recycling = asyncio.get_running_loop().create_task(recycle())
 
     async def aclose(self) -> None:
+        if self._recycling is not None:
+            await asyncio.gather(self._recycling, return_exceptions=True)
         if self.client is not None:
             await self.client.aclose()
             self.client = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from penny.adapters.llm.embedded import EmbeddedLLM, default_model_path, server_missing
-from penny.adapters.llm.fallback import DEFAULT_SPOKEN, FallbackLLM
+from penny.adapters.llm.fallback import DEFAULT_SPOKEN, LIST_TIMEOUT_S, FallbackLLM
 from penny.adapters.llm.openai_compat import OpenAICompatLLM
 from penny.adapters.llm.urls import is_local_url, normalize_base_url
 from penny.config import LLMBackend, PennyConfig
@@ -96,7 +96,8 @@ def build_backend(block: LLMBackend, cfg: PennyConfig, name: str | None = None):
         timing.update(temperature=e.temperature, max_tokens=e.max_tokens)  # llm.embedded holds its settings
         return EmbeddedLLM(block.model if block.model and block.model.endswith(".gguf") else e.model_path,
                            n_ctx=e.n_ctx, n_threads=e.n_threads, startup_timeout_s=e.startup_timeout_s,
-                           name=name or "embedded", primer=e.primer, **timing)
+                           name=name or "embedded", primer=e.primer, max_rss_mb=e.max_rss_mb,
+                           history_tokens=e.history_tokens, cache_mb=e.cache_mb, **timing)
     api_key = block.api_key
     if provider.name == "openai" and not api_key:
         api_key = os.environ.get("OPENAI_API_KEY")
@@ -150,7 +151,8 @@ async def _check_server(b: OpenAICompatLLM, required: bool):
                   "ollama": "Start Ollama (`ollama serve`) and pull the model"}.get(b.name.split("-")[0],
                                                                                  f"Start the server at {b.base_url}")
     try:
-        models = await b.list_models(timeout_s=min(b.timeout_s, 5.0))
+        # short: /api/health runs this, and a server may accept connections yet never answer
+        models = await b.list_models(timeout_s=min(b.timeout_s, LIST_TIMEOUT_S))
     except PennyError as exc:
         return [Check(label, FAIL, f"GET {b.base_url}/models: {exc.message}",
                       f"{start_hint}, or remove it from penny_config.json.", required)]
@@ -165,7 +167,7 @@ async def _check_server(b: OpenAICompatLLM, required: bool):
             async for _ in b.stream([{"role": "user", "content": "Say OK."}], max_tokens=1):
                 pass
 
-        await asyncio.wait_for(one_token(), b.timeout_s + 1)
+        await asyncio.wait_for(one_token(), min(b.timeout_s, 10.0) + 1)
         rows.append(Check(f"{label} completion", OK, "a one-token completion answered", required=required))
     except (PennyError, asyncio.TimeoutError) as exc:
         rows.append(Check(f"{label} completion", FAIL, f"a one-token completion failed: {exc}",

@@ -2,7 +2,10 @@
 
 A backend that fails (refused, timeout, HTTP 5xx, malformed stream, died mid-stream) is
 skipped for `cooldown_s` and the turn goes on with the next one. If text was already
-yielded, the next backend is asked to continue the answer rather than start over.
+yielded, the next backend is asked to continue the answer rather than start over (a backend with
+`prefills` continues the partial answer itself; others are asked to, and their repeats are dropped).
+When none can answer, a `BackendFailed(recoverable=False)` tells the client, and the spoken message
+names what actually failed in this turn (never a server that was not asked).
 """
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ from contextlib import aclosing
 from typing import AsyncIterator
 
 from penny.adapters.llm.base import LLM, Message
-from penny.adapters.llm.openai_compat import OverlapFilter, continuation
-from penny.core.events import BackendSwitched, TextDelta, ToolCall
-from penny.errors import LLMUnavailable, ModelNotFound
+from penny.adapters.llm.continuing import OverlapFilter, continuation
+from penny.core.events import BackendFailed, BackendSwitched, TextDelta, ToolCall
+from penny.errors import LLMUnavailable, ModelNotFound, PennyError
 
 log = logging.getLogger(__name__)
 DEFAULT_SPOKEN = "I can't reach my language model right now."
+LIST_TIMEOUT_S = 2.0  # listing models must never hold up start-up or /api/models (a server may never answer)
+_GENERIC = {LLMUnavailable.spoken, PennyError.spoken, DEFAULT_SPOKEN}
 
 
 class FallbackLLM:
@@ -73,13 +78,16 @@ class FallbackLLM:
         self.last_first_token_s = None
         said = ""
         failures: dict[str, str] = {}
+        errors: list[tuple[LLM, BaseException]] = []
         prev: LLM | None = None
         for backend in self._candidates():
             if prev is not None and said:
                 yield BackendSwitched(frm=prev.name, to=backend.name, reason=failures[prev.name])
-            overlap = OverlapFilter(said)
+            prefill = bool(getattr(backend, "prefills", False))
+            overlap = OverlapFilter("" if prefill else said)
             try:
-                async with aclosing(backend.stream(continuation(messages, said), tools, **kw)) as events:
+                async with aclosing(backend.stream(continuation(messages, said, prefill=prefill), tools, **kw)
+                                    ) as events:
                     async for ev in events:
                         if isinstance(ev, TextDelta):
                             text = overlap.feed(ev.text)
@@ -91,9 +99,13 @@ class FallbackLLM:
                             self.last_first_token_s = time.perf_counter() - start
                         self._active = backend
                         yield ev
+                if rest := overlap.flush():
+                    said += rest
+                    yield TextDelta(rest)
             except Exception as exc:  # any failure of one backend moves the turn on
                 reason = getattr(exc, "kind", None) or type(exc).__name__
                 failures[backend.name] = reason
+                errors.append((backend, exc))
                 self.last_errors[backend.name] = str(exc)
                 self._open_until[backend.name] = time.monotonic() + self.cooldown_s
                 log.warning("LLM backend %s failed (%s): %s%s", backend.name, reason, exc,
@@ -105,15 +117,34 @@ class FallbackLLM:
             self.last_errors.pop(backend.name, None)
             return
         detail = "; ".join(f"{n}: {self.last_errors.get(n, r)}" for n, r in failures.items())
-        raise LLMUnavailable(f"Every LLM backend failed: {detail}", spoken=self.spoken,
+        if prev is not None:
+            yield BackendFailed(frm=prev.name, to="", reason=failures[prev.name] + (" mid-answer" if said else ""),
+                                recoverable=False)
+        raise LLMUnavailable(f"Every LLM backend failed: {detail}", spoken=self._spoken(errors),
                              hint="Run `penny doctor` to see which backend is down and how to fix it.")
 
+    def _spoken(self, errors: list[tuple[LLM, BaseException]]) -> str:
+        """What to say when nothing answered: about the backends tried in this turn, last first."""
+        for backend, exc in reversed(errors):
+            said = getattr(exc, "spoken", None)
+            if said and said not in _GENERIC:
+                return said
+            if getattr(backend, "spoken_failure", None):
+                return backend.spoken_failure
+        if any(not hasattr(b, "start") for b, _ in errors):  # a server (not a child of ours) failed
+            return self.spoken
+        return DEFAULT_SPOKEN
+
     # ---- models ----
-    async def list_models(self) -> dict[str, list[str]]:
-        """Model names per backend (asked concurrently); an unreachable backend lists none."""
+    async def list_models(self, timeout_s: float = LIST_TIMEOUT_S) -> dict[str, list[str]]:
+        """Model names per backend (asked concurrently, `timeout_s` at most); an unreachable backend lists none."""
         async def one(b: LLM) -> list[str]:
             try:
-                return list(await b.list_models())
+                return list(await asyncio.wait_for(b.list_models(), timeout_s))
+            except asyncio.TimeoutError:
+                log.info("LLM backend %s: no model list within %.1f s", b.name, timeout_s)
+                self.last_errors[b.name] = f"no model list within {timeout_s:.1f} s"
+                return []
             except Exception as exc:
                 log.info("LLM backend %s: cannot list models: %s", b.name, exc)
                 self.last_errors[b.name] = str(exc)

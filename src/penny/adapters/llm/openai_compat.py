@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
+from contextlib import aclosing, contextmanager, suppress
 from typing import AsyncIterator
 
 import anyio
@@ -22,11 +23,13 @@ except ImportError:  # pragma: no cover
     _hx = httpx
 
 from penny.adapters.llm.base import Message
+from penny.adapters.llm.continuing import OverlapFilter, ThinkFilter, continuation  # noqa: F401 (re-exported)
 from penny.adapters.llm.urls import normalize_base_url
 from penny.core.events import TextDelta, ToolCall
 from penny.errors import LLMUnavailable
 
 log = logging.getLogger(__name__)
+__all__ = ["BackendError", "OpenAICompatLLM", "OverlapFilter", "ThinkFilter", "continuation"]
 NO_KEY = "sk-no-key-required"  # local servers ignore the key, the SDK insists on one
 _TIMEOUTS = (asyncio.TimeoutError, TimeoutError, httpx.TimeoutException, _hx.TimeoutException)
 _NETWORK = (httpx.TransportError, _hx.TransportError, anyio.EndOfStream, anyio.BrokenResourceError,
@@ -121,14 +124,11 @@ class OpenAICompatLLM:
 
     async def _stream_once(self, messages: list[Message], tools: list[dict] | None,
                            max_tokens: int | None) -> AsyncIterator[TextDelta | ToolCall]:
-        start = time.monotonic()
-        total_deadline = start + self.total_timeout_s
-        deadline = start + self.first_token_timeout_s  # until the first token, then per chunk
-        stream = None
+        clock = _Deadlines(self)
         calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
         finished = False
         think = ThinkFilter()
-        try:
+        with self._errors("streaming"):
             if not self.model:  # none configured: use the first model the server lists
                 listed = await self.list_models()
                 if not listed:
@@ -138,50 +138,84 @@ class OpenAICompatLLM:
                           temperature=self.temperature, max_tokens=max_tokens or self.max_tokens)
             if tools and self.supports_tools:
                 kwargs["tools"] = tools
-            stream = await _before(self.client.chat.completions.create(**kwargs), deadline, total_deadline)
-            it = stream.__aiter__()
-            while True:
-                try:
-                    chunk = await _before(it.__anext__(), deadline, total_deadline)
-                except StopAsyncIteration:
-                    break
-                if getattr(chunk, "choices", None) is None:
-                    raise ValueError(f"a chunk without choices: {chunk!r:.120}")
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if delta is not None and delta.content:
-                        deadline = time.monotonic() + self.timeout_s
-                        text = think.feed(delta.content)
-                        if text:
-                            yield TextDelta(text)
-                    if delta is not None and getattr(delta, "reasoning_content", None):
-                        deadline = time.monotonic() + self.timeout_s  # thinking: alive, not spoken
-                    for tc in (delta.tool_calls or []) if delta is not None else []:
-                        deadline = time.monotonic() + self.timeout_s
-                        slot = calls.setdefault(tc.index or 0, ["", "", ""])
-                        slot[0] = tc.id or slot[0]
-                        if tc.function is not None:
-                            slot[1] = tc.function.name or slot[1]
-                            slot[2] += tc.function.arguments or ""
-                    if choice.finish_reason:
-                        finished = True
+            chunks = self._chunks(self.client.chat.completions.create(**kwargs), clock)
+            async with aclosing(chunks):  # closed at once when the listener stops (barge-in)
+                async for chunk in chunks:
+                    if getattr(chunk, "choices", None) is None:
+                        raise ValueError(f"a chunk without choices: {chunk!r:.120}")
+                    for choice in chunk.choices:
+                        delta = choice.delta
+                        if delta is not None and delta.content:
+                            clock.alive()
+                            text = think.feed(delta.content)
+                            if text:
+                                yield TextDelta(text)
+                        if delta is not None and getattr(delta, "reasoning_content", None):
+                            clock.alive()  # thinking: alive, not spoken
+                        for tc in (delta.tool_calls or []) if delta is not None else []:
+                            clock.alive()
+                            slot = calls.setdefault(tc.index or 0, ["", "", ""])
+                            slot[0] = tc.id or slot[0]
+                            if tc.function is not None:
+                                slot[1] = tc.function.name or slot[1]
+                                slot[2] += tc.function.arguments or ""
+                        if choice.finish_reason:
+                            finished = True
             if not finished:
                 raise ValueError("the stream ended before the answer finished (no finish_reason)")
             if rest := think.flush():
                 yield TextDelta(rest)
-        except BackendError:
-            raise
-        except Exception as exc:
-            raise self._error(exc, "streaming") from exc
-        finally:
-            if stream is not None:
-                try:
-                    await stream.close()
-                except Exception:  # the connection may already be gone
-                    pass
         for index in sorted(calls):
             cid, name, args = calls[index]
             yield ToolCall(id=cid or f"call_{uuid.uuid4().hex[:12]}", name=name, arguments=args or "{}")
+
+    async def complete(self, prompt: str, *, max_tokens: int | None = None, stop: list[str] | None = None
+                       ) -> AsyncIterator[TextDelta]:
+        """Stream a raw text completion of `prompt` (POST /completions). The embedded model continues a
+        partial answer this way: its prompt ends inside the assistant's turn, after the words said."""
+        clock, finished = _Deadlines(self), False
+        with self._errors("completing"):
+            request = self.client.completions.create(
+                model=self.model, prompt=prompt, stream=True, temperature=self.temperature,
+                max_tokens=max_tokens or self.max_tokens, stop=stop)
+            chunks = self._chunks(request, clock)
+            async with aclosing(chunks):
+                async for chunk in chunks:
+                    for choice in chunk.choices:
+                        if choice.text:
+                            clock.alive()
+                            yield TextDelta(choice.text)
+                        finished = finished or bool(choice.finish_reason)
+            if not finished:
+                raise ValueError("the stream ended before the answer finished (no finish_reason)")
+
+    @contextmanager
+    def _errors(self, doing: str):
+        """Any failure inside becomes a BackendError naming this backend."""
+        try:
+            yield
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, doing) from exc
+
+    @staticmethod
+    async def _chunks(request, clock: "_Deadlines") -> AsyncIterator:
+        """The chunks of one streamed request within `clock`'s deadlines; the stream is always closed."""
+        stream = None
+        try:
+            stream = await clock.wait(request)
+            it = stream.__aiter__()
+            while True:
+                try:
+                    chunk = await clock.wait(it.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield chunk
+        finally:
+            if stream is not None:
+                with suppress(Exception):  # the connection may already be gone
+                    await stream.close()
 
     def _error(self, exc: BaseException, doing: str) -> BackendError:
         import openai
@@ -211,6 +245,20 @@ class OpenAICompatLLM:
         return BackendError(self.name, "error", f"{where} failed: {type(exc).__name__}: {exc}"[:300])
 
 
+class _Deadlines:
+    """One request's clock: a first-token deadline, then one per sign of life, and a total."""
+
+    def __init__(self, llm: OpenAICompatLLM):
+        start = time.monotonic()
+        self.total, self.next, self.gap = start + llm.total_timeout_s, start + llm.first_token_timeout_s, llm.timeout_s
+
+    def alive(self) -> None:
+        self.next = time.monotonic() + self.gap
+
+    async def wait(self, awaitable):
+        return await _before(awaitable, self.next, self.total)
+
+
 async def _before(awaitable, deadline: float, total_deadline: float):
     """Await with the nearer of two monotonic deadlines."""
     remaining = min(deadline, total_deadline) - time.monotonic()
@@ -219,73 +267,3 @@ async def _before(awaitable, deadline: float, total_deadline: float):
             awaitable.close()
         raise asyncio.TimeoutError()
     return await asyncio.wait_for(awaitable, remaining)
-
-
-def continuation(messages: list[Message], partial: str) -> list[Message]:
-    """Messages that ask a backend to go on with an answer another backend started."""
-    if not partial:
-        return list(messages)
-    return [*messages, {"role": "assistant", "content": partial},
-            {"role": "user", "content": "Continue your previous reply exactly where it stopped, "
-                                        "without repeating anything already said."}]
-
-
-class ThinkFilter:
-    """Removes <think>...</think> reasoning from streamed text (tags may be split across chunks):
-    a voice assistant must not read its model's thoughts aloud."""
-
-    OPEN, CLOSE = "<think>", "</think>"
-
-    def __init__(self) -> None:
-        self.inside = False
-        self.buf = ""
-        self.emitted = self.saw_think = False
-
-    def feed(self, text: str) -> str:
-        self.buf += text
-        out = []
-        while True:
-            tag = self.CLOSE if self.inside else self.OPEN
-            i = self.buf.find(tag)
-            if i < 0:
-                break
-            if not self.inside:
-                out.append(self.buf[:i])
-            self.buf, self.inside, self.saw_think = self.buf[i + len(tag):], not self.inside, True
-        keep = next((k for k in range(min(len(tag) - 1, len(self.buf)), 0, -1) if tag.startswith(self.buf[-k:])), 0)
-        if not self.inside:
-            out.append(self.buf[:len(self.buf) - keep])
-        self.buf = self.buf[len(self.buf) - keep:]
-        return self._emit("".join(out))
-
-    def flush(self) -> str:
-        rest, self.buf = ("" if self.inside else self.buf), ""
-        return self._emit(rest)
-
-    def _emit(self, text: str) -> str:
-        if not self.emitted and self.saw_think:  # the blank lines after </think>
-            text = text.lstrip()
-        self.emitted = self.emitted or bool(text)
-        return text
-
-
-class OverlapFilter:
-    """Drops a continuing backend's restart of text already said; passes real continuations."""
-
-    def __init__(self, said: str) -> None:
-        self.said = said.strip()
-        self.buf = ""
-        self.done = not self.said
-
-    def feed(self, text: str) -> str:
-        if self.done:
-            return text
-        self.buf += text
-        head = self.buf.lstrip()
-        if head.startswith(self.said):  # it started over: keep only what is new
-            self.done = True
-            return head[len(self.said):]
-        if self.said.startswith(head):  # could still be a repeat: wait for more
-            return ""
-        self.done = True
-        return self.buf

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 MIN_AUDIO_S = 0.1
 SILENCE_RMS = 10 ** (-55 / 20)  # below -55 dBFS: nothing to hear
 QUIET_RMS = 10 ** (-35 / 20)  # below -35 dBFS: a canned phrase is probably invented
+MAX_WINDOW_TOKENS = 224  # half of Whisper's 448-token context
 HALLUCINATIONS = {
     "thank you", "thank you very much", "thanks for watching", "thank you for watching",
     "thanks for watching and ill see you next time", "please subscribe", "subscribe",
@@ -108,10 +109,13 @@ class FasterWhisperSTT:
                     if trustworthy(fast):
                         raw, alternatives = fast.segments, fast.alternatives
                 if raw is None:
+                    # One temperature and a token budget sized to the audio: a tone or noise makes Whisper
+                    # loop, and sampling fallbacks (best_of 5 at each temperature) cost seconds of CPU.
                     seg_iter, _ = model.transcribe(
                         samples, language=self.language, beam_size=self.beam_size, initial_prompt=prompt,
-                        vad_filter=False, condition_on_previous_text=False, temperature=(0.0, 0.2, 0.4),
-                        no_speech_threshold=self.no_speech_threshold, without_timestamps=False)
+                        vad_filter=False, condition_on_previous_text=False, temperature=0.0,
+                        max_new_tokens=max_new_tokens(audio_s), no_speech_threshold=self.no_speech_threshold,
+                        without_timestamps=False)
                     raw = list(seg_iter)  # decoding happens here, inside this worker thread
         except Exception as exc:
             raise STTFailed(f"Whisper failed on {audio_s:.1f}s of audio: {exc}") from exc
@@ -130,7 +134,7 @@ class FasterWhisperSTT:
                 continue
             if s.no_speech_prob > self.no_speech_threshold and s.avg_logprob < -0.5:
                 continue
-            if s.compression_ratio > 2.6:  # "you you you you ..." loops
+            if s.compression_ratio > 2.6 or looped(text):  # "you you you you ..." loops
                 continue
             kept.append(Segment(start=round(float(s.start), 3), end=round(float(s.end), 3), text=text))
         if kept:
@@ -140,6 +144,17 @@ class FasterWhisperSTT:
                 log.debug("dropping likely hallucination %r (rms %.4f)", joined, rms)
                 return []
         return kept
+
+
+def max_new_tokens(audio_s: float) -> int:
+    """Tokens one 30 s window may produce: ~4 words/s of speech plus timestamps, with room to spare."""
+    return int(min(MAX_WINDOW_TOKENS, 16 + 8 * min(audio_s, 30.0)))
+
+
+def looped(text: str) -> bool:
+    """'Beep beep beep beep beep beep': one word is most of six or more (a decode stuck on a tone)."""
+    words = normalize(text).split()
+    return len(words) >= 6 and max(words.count(w) for w in set(words)) >= 0.6 * len(words)
 
 
 def _confidence(raw) -> dict:

@@ -23,6 +23,7 @@ import numpy as np
 
 from penny.core.events import AudioChunk
 from penny.core.speakable import speakable
+from penny.private import private_dir
 
 log = logging.getLogger("penny.tts.cache")
 MAGIC = b"PENNYTTS1\n"
@@ -41,8 +42,7 @@ def _digest(engine_key: str, text: str) -> str:
 
 class DiskCache:
     def __init__(self, directory: str | os.PathLike, max_bytes: int = 200 * 2**20):
-        self.dir = Path(directory).expanduser()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = private_dir(directory)  # 700 folders, 600 entries (mkstemp): what Penny said is private
         self.max_bytes = max_bytes
         self.corrupt = 0
         self._size = sum(size for _, size, _ in self._entries(clean=True))
@@ -117,7 +117,7 @@ class DiskCache:
                 "n": int(samples.size), "sum": hashlib.blake2b(payload, digest_size=16).hexdigest()}
         data = MAGIC + json.dumps(head).encode("utf-8") + b"\n" + payload
         path = self._path(_digest(engine_key, text))
-        path.parent.mkdir(exist_ok=True)
+        private_dir(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:

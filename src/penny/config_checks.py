@@ -1,0 +1,96 @@
+"""Config checks pydantic cannot express alone: provider names the engine factories know (with their
+aliases), and URL shapes. `parse_config` runs them, so `penny config check`, `penny serve` and every
+other command refuse the same configs, with the key, the value and the fix in one line."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Callable
+from urllib.parse import urlsplit
+
+from penny.errors import ConfigError
+
+URL_EXAMPLE = "http(s)://host[:port][/path], e.g. http://localhost:11434/v1"
+_HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$", re.I)
+
+
+def _value(value) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def url_problem(url: str, *, bare_host_ok: bool = True) -> str | None:
+    """Why `url` is not an http(s)://host[:port][/path] URL, or None. A bare host[:port] counts as http://
+    (as the LLM client reads it) when `bare_host_ok`."""
+    text = url.strip()
+    if not text:
+        return "it is empty"
+    if any(c.isspace() for c in text):
+        return "it contains spaces"
+    if "://" not in text:
+        if not bare_host_ok:
+            return "it has no http:// or https:// in front"
+        if re.match(r"(?i)https?[:/]", text):
+            return "the scheme is misspelt (write http:// or https://)"
+        text = "http://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # ValueError for a port that is not a number in 0-65535
+    except ValueError as exc:
+        return f"it does not parse as a URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"the scheme is '{parts.scheme}', not http or https"
+    host = parts.hostname or ""
+    if not host:
+        return "it names no host"
+    if ":" not in host and not _HOST.match(host):  # IPv6 literals came in [brackets] and parsed above
+        return f"'{host}' is not a host name"
+    if port == 0:
+        return "port 0 is not a port"
+    if parts.query or parts.fragment:
+        return "it has a ?query or #fragment"
+    if "//" in parts.path:
+        return "its path has a doubled slash"
+    return None
+
+
+def _provider(out: list[str], key: str, value: str, canonical: Callable[[str], str], known: str) -> None:
+    try:
+        canonical(value)
+    except (ConfigError, KeyError, AttributeError):
+        out.append(f"key '{key}' has value {_value(value)}: not a known provider; use one of: {known}")
+
+
+def _url(out: list[str], key: str, value: str | None, **kw) -> None:
+    if value is None:
+        return
+    problem = url_problem(value, **kw)
+    if problem:
+        out.append(f"key '{key}' has value {_value(value)}: not a URL ({problem}); use {URL_EXAMPLE}")
+
+
+def problems(cfg) -> list[str]:
+    """Every provider name and URL in `cfg` that no factory would accept, as config error phrases."""
+    from penny.adapters.llm.factory import KNOWN as LLM_KNOWN, canonical_provider
+    from penny.adapters.stt.factory import ALIASES as STT_ALIASES
+    from penny.adapters.tts.factory import ENGINES as TTS_ENGINES, canonical as tts_canonical
+    from penny.adapters.vad.factory import ALIASES as VAD_ALIASES, provider_name as vad_name
+    from penny.adapters.wake.factory import engine_name as wake_name
+
+    def stt_name(name: str) -> str:
+        return STT_ALIASES[name.strip().lower().replace("-", "_")]
+
+    out: list[str] = []
+    _provider(out, "llm.provider", cfg.llm.provider, canonical_provider, LLM_KNOWN)
+    _url(out, "llm.base_url", cfg.llm.base_url)
+    for i, block in enumerate(cfg.llm.fallbacks):
+        _provider(out, f"llm.fallbacks.{i}.provider", block.provider, canonical_provider, LLM_KNOWN)
+        _url(out, f"llm.fallbacks.{i}.base_url", block.base_url)
+    _provider(out, "stt.provider", cfg.stt.provider, stt_name, ", ".join(sorted(STT_ALIASES)))
+    _provider(out, "tts.provider", cfg.tts.provider, tts_canonical, ", ".join(TTS_ENGINES))
+    for i, name in enumerate(cfg.tts.fallbacks):
+        _provider(out, f"tts.fallbacks.{i}", name, tts_canonical, ", ".join(TTS_ENGINES))
+    _provider(out, "vad.provider", cfg.vad.provider, vad_name, ", ".join(sorted(set(VAD_ALIASES.values()))))
+    _provider(out, "wake.engine", cfg.wake.engine, wake_name, "phrase, openwakeword")
+    _url(out, "plugins.weather.base_url", cfg.plugins.weather.base_url, bare_host_ok=False)
+    return out

@@ -1,0 +1,62 @@
+"""What of a long conversation reaches the LLM: bounded, and cut so the prompt's beginning stays the same
+from turn to turn (llama.cpp reuses its cached prompt) until a whole block is dropped at once."""
+from penny.adapters.llm.budget import PromptBudget
+from penny.memory.store import MemoryStore, Turn
+from penny.memory.window import window_start
+from penny.server.protocol import event_message
+from penny.core.events import BackendFailed, BackendSwitched
+
+
+def conversation(n: int, size: int = 100) -> list[dict]:
+    msgs = [{"role": "system", "content": "You are Penny."}]
+    for i in range(n):
+        msgs += [{"role": "user", "content": f"q{i} " + "x" * size}, {"role": "assistant", "content": f"a{i} " + "y" * size}]
+    return msgs + [{"role": "system", "content": "It is now noon."}, {"role": "user", "content": "next?"}]
+
+
+def test_window_start_only_moves_when_the_budget_overflows():
+    starts = [window_start([100] * n, 1000) for n in range(1, 40)]
+    assert starts == sorted(starts)  # never goes back
+    moves = sum(1 for a, b in zip(starts, starts[1:]) if a != b)
+    assert 0 < moves <= 39 // 5  # a block at a time, not a turn at a time
+    for n in range(1, 40):
+        assert sum([100] * n) - 100 * starts[n - 1] <= 1000
+    assert window_start([5000], 1000) == 1  # a single turn over the budget is left out
+
+
+def test_memory_context_keeps_its_start_while_turns_are_added(tmp_path):
+    store = MemoryStore(tmp_path / "m.db")
+    firsts = []
+    for i in range(30):
+        store.add_turn(Turn("s", f"t{i}", float(i), f"question {i} " + "x" * 80, f"answer {i} " + "y" * 80))
+        ctx = store.context("s", 1000)
+        assert sum(len(m["content"]) for m in ctx) <= 1000
+        assert ctx[-2]["content"].startswith(f"question {i} ")
+        firsts.append(ctx[0]["content"])
+    assert len(set(firsts)) <= 30 // 3  # the first kept turn changes rarely
+
+
+def test_prompt_budget_is_bounded_and_keeps_a_stable_prefix_per_conversation():
+    budget = PromptBudget(n_ctx=2048, max_tokens=160, history_tokens=300)  # 900 characters of history
+    prefixes = []
+    for n in range(1, 40):
+        for other in (n + 100,):  # another conversation in between must not move this one's cut
+            budget.fit(conversation(other, 50))
+        kept = budget.fit(conversation(n))
+        assert kept[0]["content"] == "You are Penny." and kept[-1]["content"] == "next?"
+        assert kept[-2]["content"] == "It is now noon."
+        history = kept[1:-2]
+        assert sum(len(m["content"]) for m in history) <= 900
+        assert not history or history[0]["role"] == "user"
+        prefixes.append(history[0]["content"] if history else "")
+    changes = sum(1 for a, b in zip(prefixes, prefixes[1:]) if a != b)
+    assert changes <= 39 // 3
+
+
+def test_a_failure_notice_reaches_the_client_as_the_right_event():
+    restarted = event_message(BackendFailed("embedded", "embedded", "disconnected mid-answer; restarted in 0.8 s"))
+    assert restarted["type"] == "backend.switched" and restarted["restarted"] and restarted["from"] == "embedded"
+    gone = event_message(BackendFailed("embedded", "", "disconnected mid-answer", recoverable=False))
+    assert gone["type"] == "error" and gone["backend"] == "embedded" and gone["recoverable"] is False
+    assert "embedded" in gone["message"] and "LM Studio" not in gone["message"]
+    assert event_message(BackendSwitched("a", "b", "refused"))["restarted"] is False
