@@ -6,7 +6,7 @@ import logging
 from typing import Callable
 
 from penny.config import PennyConfig
-from penny.core.events import (Alert, BackendSwitched, ErrorEvent, ReplyDone, Transcript, TurnTrace,
+from penny.core.events import (Alert, BackendSwitched, ErrorEvent, Listening, ReplyDone, Transcript, TurnTrace,
                                WakeDetected)
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,10 @@ def describe(ev) -> str | None:
         return f"You:   {ev.text}   ({ev.processing_s * 1000:.0f} ms to transcribe)"
     if isinstance(ev, WakeDetected):
         return f"(wake: {ev.name})"
+    if isinstance(ev, Listening):
+        if ev.open:
+            return "-- listening to you" + (" (follow-up: no wake word needed)" if ev.reason == "follow_up" else "")
+        return f"-- waiting for '{ev.wake_word or 'the wake word'}'"
     if isinstance(ev, ReplyDone):
         return f"Penny: {ev.text}" + ("   (interrupted)" if ev.interrupted else "")
     if isinstance(ev, TurnTrace):

@@ -81,9 +81,8 @@ class VoiceSession:
         self.streaming = streaming  # False: the seed's sequential pipeline, for the benchmark
         self.endpointer = engines.new_endpointer()
         self.wake = engines.new_wake() if self.mode == "wake_word" else None
-        self._wake_streams = hasattr(self.wake, "process")  # openWakeWord hears audio; the phrase engine text
         gate_mode = "always_listening" if self.mode == "push_to_talk" else self.mode
-        self.gate = WakeGate(gate_mode, None if self._wake_streams else self.wake, self.cfg.wake.follow_up_s)
+        self.gate = WakeGate.for_engine(gate_mode, self.wake, self.cfg.wake.follow_up_s)
         self._stt_prompt = (self.wake.prompt(self.cfg.stt.initial_prompt)
                             if self.wake is not None and hasattr(self.wake, "prompt") else self.cfg.stt.initial_prompt)
         self._out: asyncio.Queue = asyncio.Queue()
@@ -107,7 +106,7 @@ class VoiceSession:
             if self._ptt is not None:
                 self._ptt.append(samples)
             return
-        if self._wake_streams:
+        if self.gate.acoustic:  # openWakeWord hears audio; the phrase engine hears transcripts
             det = self.wake.process(samples, self._stream_t)
             if det is not None:
                 self.gate.wake(det.t)
@@ -115,6 +114,8 @@ class VoiceSession:
                 await self.interrupt()
         for ev in self.endpointer.process(AudioChunk(samples, SR)):
             await self._on_vad_event(ev)
+        if (state := self.gate.poll(self._stream_t)) is not None:
+            await self._emit(state)  # Listening: the gate opened or closed
         spec = self._spec
         if spec is None:
             return
@@ -173,7 +174,7 @@ class VoiceSession:
                 log.info("barge-in at %.2fs", ev.t)
                 await self.interrupt()
         elif isinstance(ev, SilenceStarted):
-            if self.streaming and not self.speaking:
+            if self.streaming and not self.speaking and self.gate.admits(ev.t - ev.audio.duration_s, ev.t):
                 self._speculate(ev)
         elif isinstance(ev, SpeechEnded):
             await self._emit(ev)
@@ -190,7 +191,8 @@ class VoiceSession:
             else:
                 if spec is not None:
                     spec.task.cancel()
-                self._start_turn(ev, addressed=False)
+                if self.gate.admits(ev.start_t, ev.t):  # a closed gate (acoustic wake): dropped, no STT
+                    self._start_turn(ev, addressed=False)
 
     def _barge_in_allowed(self) -> bool:
         # On the local speaker path Penny can hear itself: require a confident voice (or wake word).

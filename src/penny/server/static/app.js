@@ -16,11 +16,13 @@ const state = {
   fatal: false,
   replyEl: null,
   heardPending: false,
+  gateOpen: null, // wake_word mode: true = listening to the user, false = only waiting for the wake word
+  wakeWord: "",
 };
 // What the browser test (and a curious developer) can read.
 const stats = (window.penny = {
   connected: false, events: [], transcripts: [], replies: [], traces: [], alerts: [],
-  audioFrames: 0, audioSamples: 0, audioSeconds: 0, micFrames: 0, lastError: null,
+  audioFrames: 0, audioSamples: 0, audioSeconds: 0, micFrames: 0, lastError: null, listening: [],
 });
 
 // ---------- token ----------
@@ -150,6 +152,7 @@ function onEvent(m) {
       state.sessionId = m.session_id;
       localStorage.setItem("penny.session", m.session_id);
       state.mode = m.mode;
+      state.gateOpen = null;
       localStorage.setItem("penny.mode", m.mode);
       renderMode();
       setConn("online", "Connected");
@@ -161,10 +164,16 @@ function onEvent(m) {
     case "speech.start":
       if (player.playing) player.stop(player.stream); // barge-in: silence at once
       if (state.heardPending) dimLastUser();
-      setLive("listening", "Listening…");
+      if (!waitingForName()) setLive("listening", "Listening…");
       break;
     case "speech.end":
-      setLive("thinking", "Transcribing…");
+      if (!waitingForName()) setLive("thinking", "Transcribing…");
+      break;
+    case "listening":
+      stats.listening.push(m);
+      state.gateOpen = m.open;
+      state.wakeWord = m.wake_word || state.wakeWord;
+      if (!state.replyEl) setIdle();
       break;
     case "wake":
       setLive("listening", "Yes?");
@@ -176,7 +185,7 @@ function onEvent(m) {
         state.heardPending = true;
         setLive("thinking", "Thinking…");
       } else {
-        setLive(state.micOn ? "idle" : "off", state.micOn ? idleText() : "Microphone off");
+        setIdle();
       }
       break;
     case "reply.start":
@@ -201,7 +210,7 @@ function onEvent(m) {
       }
       stats.replies.push(m.text);
       state.replyEl = null;
-      setLive(state.micOn ? "idle" : "off", state.micOn ? idleText() : "Microphone off");
+      setIdle();
       break;
     }
     case "audio.start":
@@ -228,7 +237,7 @@ function onEvent(m) {
       stats.lastError = m;
       if (m.fatal) state.fatal = m.code === "protocol-version";
       toast(m.message || m.code);
-      if (state.replyEl) setLive(state.micOn ? "idle" : "off", state.micOn ? idleText() : "Microphone off");
+      if (state.replyEl) setIdle();
       break;
     default:
       break;
@@ -236,8 +245,24 @@ function onEvent(m) {
 }
 
 // ---------- rendering ----------
+function waitingForName() {
+  return state.mode === "wake_word" && state.gateOpen === false;
+}
+
+function setIdle() {
+  if (!state.micOn) return setLive("off", "Microphone off");
+  if (state.mode === "wake_word" && state.gateOpen !== null) {
+    return state.gateOpen ? setLive("open", "Listening — go ahead") : setLive("waiting", idleText());
+  }
+  setLive("idle", idleText());
+}
+
 function idleText() {
-  return { wake_word: "Say “Hey Penny”…", always_listening: "Listening for speech…",
+  if (state.mode === "wake_word") {
+    const word = (state.wakeWord || "hey penny").replace(/\b\w/g, (c) => c.toUpperCase());
+    return `Waiting for “${word}”…`;
+  }
+  return { always_listening: "Listening for speech…",
            push_to_talk: "Hold the button or the space bar to talk" }[state.mode] || "Ready";
 }
 
@@ -365,7 +390,7 @@ function renderMode() {
   for (const r of document.querySelectorAll('input[name="mode"]')) r.checked = r.value === state.mode;
   const ptt = state.mode === "push_to_talk";
   $("ptt-btn").hidden = !ptt;
-  if (state.micOn) setLive("idle", idleText());
+  if (state.micOn) setIdle();
 }
 
 function renderMic() {
@@ -373,7 +398,7 @@ function renderMic() {
   b.setAttribute("aria-pressed", String(state.micOn));
   $("mic-label").textContent = state.micOn ? "Stop microphone" : "Start microphone";
   b.classList.toggle("on", state.micOn);
-  setLive(state.micOn ? "idle" : "off", state.micOn ? idleText() : "Microphone off");
+  setIdle();
 }
 
 function interrupt() {
