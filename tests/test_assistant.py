@@ -34,17 +34,23 @@ def store(tmp_path):
     return MemoryStore(tmp_path / "m.db")
 
 
-async def test_reply_streams_and_is_remembered(store):
+async def test_reply_streams_and_is_remembered(store, monkeypatch):
+    now = [1_800_000_000.0]
+    monkeypatch.setattr("penny.core.assistant.time.time", lambda: now[0])
     llm = ScriptedLLM()
     a = Assistant(PennyConfig(), llm, None, store)
     events = await collect(a.reply("s", "What is the capital of France?"))
     assert "".join(e.text for e in events if isinstance(e, ReplyDelta)) == "Paris is the capital."
     assert isinstance(events[-1], ReplyDone)
+    now[0] += 600
     await collect(a.reply("s", "And of Italy?"))
-    history = llm.seen[-1]
+    first, history = llm.seen
     assert history[0]["role"] == "system" and "Penny" in history[0]["content"]
-    assert history[1]["content"] == "What is the capital of France?"
+    assert history[1]["content"].startswith("It is now") and history[2]["content"] == "What is the capital of France?"
+    assert history[-2]["content"].startswith("It is now") and history[-2] != history[1]  # ten minutes later
     assert history[-1]["content"] == "And of Italy?"
+    # The second prompt only grows at the end of the first (plus its answer): a server's cache stays valid.
+    assert history[:len(first)] == first and history[len(first)]["content"] == "Paris is the capital."
     assert [t.user_text for t in store.turns("s")] == ["What is the capital of France?", "And of Italy?"]
 
 

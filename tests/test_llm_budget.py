@@ -60,3 +60,48 @@ def test_a_failure_notice_reaches_the_client_as_the_right_event():
     assert gone["type"] == "error" and gone["backend"] == "embedded" and gone["recoverable"] is False
     assert "embedded" in gone["message"] and "LM Studio" not in gone["message"]
     assert event_message(BackendSwitched("a", "b", "refused"))["restarted"] is False
+
+
+async def test_the_primer_survives_a_history_cut():
+    """The primer goes in after the cut: a dropped block never takes it along, so the cached prefix (system
+    prompt + primer) is shared by every turn and every conversation."""
+    from penny.adapters.llm.embedded import PRIMER, EmbeddedLLM
+    from penny.core.events import TextDelta
+
+    llm = EmbeddedLLM(history_tokens=300)
+    seen = []
+
+    async def start():
+        pass
+
+    async def source(messages, partial, tools, kw):
+        seen.append(messages)
+        yield TextDelta("ok")
+
+    llm.start, llm._source, llm._check_memory = start, source, lambda: None
+    for n in (1, 40):
+        assert [e async for e in llm.stream(conversation(n))]
+    short, long = seen
+    for kept in seen:
+        assert kept[0]["content"] == "You are Penny." and kept[1:1 + len(PRIMER)] == PRIMER
+        assert kept[-1]["content"] == "next?"
+    assert len(long) < 2 * 40 + 3 + len(PRIMER)  # history was cut
+
+
+def test_history_with_time_notes_is_cut_before_a_note_and_only_grows_at_its_end(tmp_path):
+    from penny.core.assistant import time_note
+
+    store = MemoryStore(tmp_path / "m.db")
+    budget = PromptBudget(n_ctx=2048, max_tokens=160, history_tokens=300)
+    previous, regrown = None, 0
+    for i in range(40):
+        history = store.context("s", 10_000, note=time_note)
+        prompt = budget.fit([{"role": "system", "content": "You are Penny."}, *history,
+                             time_note(1_800_000_000.0 + 60 * i), {"role": "user", "content": f"question {i}"}])
+        kept = prompt[1:-2]
+        assert not kept or (kept[0]["role"] == "system" and kept[0]["content"].startswith("It is now"))
+        if previous is not None and prompt[:len(previous)] == previous:
+            regrown += 1  # last turn's prompt + its answer is a prefix: only the new turn is read
+        previous = prompt + [{"role": "assistant", "content": f"answer {i} " + "y" * 60}]
+        store.add_turn(Turn("s", f"t{i}", 1_800_000_000.0 + 60 * i, f"question {i}", f"answer {i} " + "y" * 60))
+    assert regrown >= 39 * 2 // 3  # all but the turns that drop a block of history

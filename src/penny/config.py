@@ -63,8 +63,9 @@ class EmbeddedLLM(Section):
     # no wiser. Older turns are dropped in blocks, so llama.cpp's prompt cache stays valid between turns.
     history_tokens: int = Field(512, ge=0, le=131072)
     # llama.cpp keeps the prompt state of recent conversations in this much RAM (MiB; 0: off), so a turn in
-    # another session does not re-read that session's whole history.
-    cache_mb: int = Field(96, ge=0, le=65536)
+    # another session does not re-read that session's whole history. One state is ~23 kB a token (SmolLM2):
+    # ~16 MB for a full history window, so 128 MB keeps five conversations plus a few just cut.
+    cache_mb: int = Field(128, ge=0, le=65536)
 
 
 class LLMConfig(LLMBackend):

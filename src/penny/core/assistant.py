@@ -32,6 +32,10 @@ SKILL_PROMPT = "Set a timer. What's on my calendar? Remind me. What time is it? 
 CLARIFY_TTL_S = 60.0  # a "yes" much later than "Did you say ...?" confirms nothing
 
 
+def time_note(t: float) -> dict:
+    return {"role": "system", "content": f"It is now {time.strftime('%A %d %B %Y, %H:%M', time.localtime(t))}."}
+
+
 def system_prompt(cfg: PennyConfig) -> str:
     a = cfg.assistant
     if a.system_prompt:
@@ -52,11 +56,11 @@ class Assistant:
         self._clarify: dict[str, tuple[str, float]] = {}  # session -> (words asked about, when)
 
     def messages(self, session_id: str, text: str) -> list[dict]:
-        history = self.memory.context(session_id, self.cfg.memory.max_history_chars)
-        # The time goes last: everything before it stays the same from turn to turn, so llama.cpp-style
-        # servers reuse their cached prompt instead of re-reading it every minute.
-        now = {"role": "system", "content": f"It is now {time.strftime('%A %d %B %Y, %H:%M')}."}
-        return [{"role": "system", "content": system_prompt(self.cfg)}, *history, now,
+        # The time goes just before the question, and each remembered turn keeps the note it was asked
+        # with: the prompt then only grows at its end, so llama.cpp-style servers re-read just the new
+        # question instead of the last exchange too.
+        history = self.memory.context(session_id, self.cfg.memory.max_history_chars, note=time_note)
+        return [{"role": "system", "content": system_prompt(self.cfg)}, *history, time_note(time.time()),
                 {"role": "user", "content": text}]
 
     # ---- hearing it right ----
@@ -139,6 +143,7 @@ class Assistant:
         """
         turn_id = turn_id or uuid.uuid4().hex[:8]
         trace = trace or TurnTrace(turn_id, session_id)
+        asked_at = time.time()  # the turn's time is when it was asked: its note in later prompts says so
         parts: list[str] = []
         done = False
         try:
@@ -158,7 +163,7 @@ class Assistant:
             # Runs on completion, error and cancellation (barge-in): what was said stays in history.
             committed = commit is None or commit.is_set()
             if committed and text.strip() and trace.intent != "forget":
-                self.memory.add_turn(Turn(session_id, turn_id, time.time(), text, "".join(parts).strip(),
+                self.memory.add_turn(Turn(session_id, turn_id, asked_at, text, "".join(parts).strip(),
                                           interrupted=not done, intent=trace.intent,
                                           backend=trace.backends.get("llm"), trace=trace.to_dict()))
 

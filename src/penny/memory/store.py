@@ -108,23 +108,26 @@ class MemoryStore:
                 "LEFT JOIN turns t ON t.session_id = s.id GROUP BY s.id ORDER BY s.updated DESC").fetchall()
         return [{"id": r[0], "created": r[1], "updated": r[2], "turns": r[3]} for r in rows]
 
-    def context(self, session_id: str, max_chars: int) -> list[dict]:
+    def context(self, session_id: str, max_chars: int, note=None) -> list[dict]:
         """Chat messages of the remembered turns within max_chars: the newest, in a window whose start stays
-        put as turns are added (so LLM servers reuse their cached prompt) and jumps when it overflows."""
+        put as turns are added (so LLM servers reuse their cached prompt) and jumps when it overflows.
+        `note(created)`: a message put before each user message (the time it was said), as it was sent."""
         from penny.memory.window import window_start
 
         remembered = "session_id=? AND forgotten=0 AND (intent IS NULL OR intent != 'clarify')"
         with self._lock:  # sizes first: only the kept turns' text is read
             sizes = self._db.execute(
-                f"SELECT id, length(user_text) + length(reply_text) + ? * interrupted FROM turns WHERE {remembered}"
-                " ORDER BY id", (len(INTERRUPTED), session_id)).fetchall()
+                f"SELECT id, length(user_text) + length(reply_text) + ? * interrupted + ? FROM turns"
+                f" WHERE {remembered} ORDER BY id",
+                (len(INTERRUPTED), len(note(0.0)["content"]) if note else 0, session_id)).fetchall()
             start = window_start([r[1] for r in sizes], max_chars)
             if start >= len(sizes):
                 return []
-            rows = self._db.execute(f"SELECT user_text, reply_text, interrupted FROM turns WHERE {remembered}"
+            rows = self._db.execute(f"SELECT created, user_text, reply_text, interrupted FROM turns WHERE {remembered}"
                                     " AND id >= ? ORDER BY id", (session_id, sizes[start][0])).fetchall()
         messages: list[dict] = []
-        for user, reply, interrupted in rows:  # clarifications are left out: misheard words would mislead
+        for created, user, reply, interrupted in rows:  # clarifications left out: misheard words would mislead
+            messages += [note(created)] if note else []
             messages += [{"role": "user", "content": user},
                          {"role": "assistant", "content": reply + (INTERRUPTED if interrupted else "")}]
         return messages

@@ -59,7 +59,9 @@ class PromptBudget:
         room = min(self.chars - _size(head) - _size(turn), self.history_chars)
         if _size(history) <= room:
             return messages
-        starts = [i for i, m in enumerate(history) if m.get("role") == "user"] or list(range(len(history)))
+        # A cut goes before a user message, or before the time note said with it.
+        starts = [i - 1 if i and history[i - 1].get("role") == "system" else i
+                  for i, m in enumerate(history) if m.get("role") == "user"] or list(range(len(history)))
         sizes = {i: _size(history[i:]) for i in starts}
         for i in starts:  # a cut made before, while what follows it still fits: keep the prompt's prefix
             if sizes[i] <= room and self._key(history, i) in self._cuts:

@@ -41,16 +41,35 @@ def watch():
         if os.getppid() != parent:
             os._exit(0)
 threading.Thread(target=watch, daemon=True).start()
-import llama_cpp
-_save = llama_cpp.Llama.save_state
+import ctypes, llama_cpp
+from llama_cpp.llama_cache import LlamaRAMCache
 def save_state(self):
     # A cached prompt state (one per conversation) needs the last token's logits only: without logits_all
-    # the rest is never read, and copying it costs n_batch x n_vocab floats (50 MB) per cached state.
-    state = _save(self)
-    if not self._logits_all and len(state.scores) > 1:
-        state.scores = state.scores[-1:].copy()
-    return state
+    # the rest is never read, and copying it costs n_batch x n_vocab floats (50 MB) per save. One copy of
+    # the KV data (llama.cpp writes the used cells only: ~23 kB a token for SmolLM2), not three.
+    size = llama_cpp.llama_state_get_size(self._ctx.ctx)
+    buf = (ctypes.c_uint8 * int(size))()
+    n = int(llama_cpp.llama_state_get_data(self._ctx.ctx, buf, size))
+    if n > int(size):
+        raise RuntimeError("Failed to copy llama state data")
+    scores = self._scores if self._logits_all else self._scores[-1:]
+    return llama_cpp.llama.LlamaState(scores=scores.copy(), input_ids=self.input_ids.copy(), n_tokens=self.n_tokens,
+                                      llama_state=bytes(memoryview(buf)[:n]), llama_state_size=n, seed=self._seed)
 llama_cpp.Llama.save_state = save_state
+_set = LlamaRAMCache.__setitem__
+def cache_set(self, key, value):
+    # The state a turn started from is superseded by the one saved after it (same conversation, longer):
+    # drop it, so the cache holds one state per conversation instead of filling with stale ones and
+    # evicting (least recently used = the next conversation in turn) the live state of another session.
+    # Dropped only when the new state shares all but a little of it, so another conversation that merely
+    # shares the system prompt keeps its state: dropping costs at most that little re-read later.
+    key = tuple(key)
+    for k in [k for k in self.cache_state if k != key]:
+        shared = llama_cpp.Llama.longest_token_prefix(k, key)
+        if len(k) - shared <= max(64, len(k) // 4):
+            del self.cache_state[k]
+    _set(self, key, value)
+LlamaRAMCache.__setitem__ = cache_set
 sys.argv[0] = "llama_cpp.server"
 runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """

@@ -176,7 +176,9 @@ class EmbeddedLLM:
         prefix = ""
         if messages and messages[-1].get("role") == "assistant":  # continue this partial answer
             prefix, messages = str(messages[-1].get("content") or ""), messages[:-1]
-        messages = self.budget.fit(with_primer(messages, self.primer))
+        # The primer goes in after the cut, so a dropped block of history never takes it along: it keeps the
+        # model brief, and the prompt's cached prefix (system prompt + primer) survives the cut.
+        messages = with_primer(self.budget.fit(messages), self.primer)
         if self._recycling is not None:
             await asyncio.shield(self._recycling)  # a restart for memory between turns: let it finish
         said = ""
