@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from fixtures_skills import NOW, make_registry
 from penny.plugins.base import ManualClock
 
@@ -169,4 +171,17 @@ async def test_corrupt_timer_entries_are_dropped(tmp_path):
     reg.start()
     await clock.advance(minutes=5)
     assert fired == ["Your soup timer is done."]
+    await reg.aclose()
+
+
+@pytest.mark.parametrize("said, answer", [
+    ("remind me tomorrow at 9 about the car", "Okay, I'll remind you about the car tomorrow at 9 am."),
+    ("remind me about the car tomorrow at 9", "Okay, I'll remind you about the car tomorrow at 9 am."),
+    ("remind me at 5 pm that the oven is on", "Okay, I'll remind you that the oven is on at 5 pm."),
+])
+async def test_reminder_keeps_about_and_that(tmp_path, said, answer):
+    reg, _ = make_registry(tmp_path)
+    assert (await reg.handle_text("s", said)).text == answer
+    listed = (await reg.handle_text("s", "what reminders do i have")).text
+    assert " to about" not in listed and " to that" not in listed
     await reg.aclose()

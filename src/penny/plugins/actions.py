@@ -88,8 +88,10 @@ def _reminder(t: str, words: list[str], now: datetime) -> Guess:
         what = "wake up"
     else:
         text = " ".join(rest)
-        m = re.search(r"\b(?:to|that|about)\b (.+)$", text)
-        what = _trim((m.group(1) if m else text).split())
+        m = re.search(r"\b(to|that|about)\b (.+)$", text)
+        what = _trim((m.group(2) if m else text).split())
+        if m and m.group(1) != "to" and what:  # "about the car" stays "about the car", not "to the car"
+            what = f"{m.group(1)} {what}"
         what = "" if what in ("alarm", "an alarm") else what
     if span is None:
         return Guess("set_reminder", {"text": what, "when": ""},

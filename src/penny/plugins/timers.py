@@ -89,6 +89,11 @@ def _label(item: dict) -> str:
     return re.sub(r"\b(hour|minute|second)s\b", r"\1", spoken) + " timer"
 
 
+def _purpose(what: str) -> str:
+    """'call mom' -> 'to call mom'; 'about the car' and 'that the oven is on' keep their own word."""
+    return what if what.startswith(("about ", "that ")) else f"to {what}"
+
+
 class TimersPlugin(Plugin):
     name = "timers"
     description = "Countdown timers and reminders that speak up when they are due."
@@ -255,7 +260,7 @@ class TimersPlugin(Plugin):
         if not timers and not reminders:
             return SkillResult("You have no timers or reminders.", {"timers": [], "reminders": []})
         parts = [f"your {_label(i)} has {format_duration(datetime.fromisoformat(i['due']) - now)} left" for i in timers]
-        parts += [f"a reminder {when_label(datetime.fromisoformat(i['due']), now)} to {i['name']}"
+        parts += [f"a reminder {when_label(datetime.fromisoformat(i['due']), now)} {_purpose(i['name'])}"
                   if i["name"] else f"a reminder {when_label(datetime.fromisoformat(i['due']), now)}" for i in reminders]
         return SkillResult(join_list(parts).capitalize() + ".", {"timers": timers, "reminders": reminders})
 
@@ -309,13 +314,13 @@ class TimersPlugin(Plugin):
         words = rest.split()
         found = None
         if words and words[0] in ("to", "that", "about"):  # "to call mom at 5 pm": the time is a tail
-            found = split_what_when(words[1:], now, _SPLIT_WORDS)
+            found = split_what_when(words[1:] if words[0] == "to" else words, now, _SPLIT_WORDS)
         else:  # "at 5 pm to call mom", "tomorrow at 9 about the car", "in an hour"
             for fallback in (False, True):
                 for i in range(1, len(words)):
                     if words[i] in ("to", "that", "about") and not found:
                         when = parse_when(" ".join(words[:i]), now, fallback=fallback)
-                        found = (" ".join(words[i + 1:]), when) if when else None
+                        found = (" ".join(words[i + (words[i] == "to"):]), when) if when else None
             if not found and (when := parse_when(rest, now)):
                 found = ("", when)
         if not found:
@@ -333,5 +338,5 @@ class TimersPlugin(Plugin):
         item = {"id": uuid.uuid4().hex[:8], "kind": "reminder", "name": what, "due": due.isoformat(),
                 "created": now.isoformat()}
         self._add(item)
-        about = f" to {what}" if what else ""
+        about = f" {_purpose(what)}" if what else ""
         return SkillResult(f"Okay, I'll remind you{about} {when_label(due, now)}.", {"reminder": item})
