@@ -48,7 +48,8 @@ def setup_logging(level: str = "INFO", json_file: str | None = None) -> None:
         root.addHandler(fh)
     root.setLevel(logging.DEBUG if json_file else level)
     # Libraries that chat at INFO stay at WARNING unless we are debugging.
-    for noisy in ("httpx", "httpcore", "openai", "faster_whisper", "urllib3", "asyncio", "multipart"):
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "faster_whisper", "urllib3", "asyncio",
+                  "multipart"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
 
 
