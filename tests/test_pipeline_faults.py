@@ -89,3 +89,68 @@ def test_a_crash_mid_turn_loses_no_completed_turn(tmp_path, fake_llm_process):
     turns = MemoryStore(db).turns("s")
     assert [t.user_text for t in turns] == ["first question", "second question"]
     assert all(t.reply_text.startswith("Once upon a time") and not t.interrupted for t in turns)
+
+
+class FailsOnce:
+    """Wraps a real engine; its first call of `method` raises a plain RuntimeError (not a PennyError)."""
+
+    def __init__(self, engine, method: str):
+        self.engine, self.method, self.failed = engine, method, False
+
+    def __getattr__(self, name):
+        real = getattr(self.engine, name)
+        if name != self.method or self.failed:
+            return real
+        self.failed = True
+
+        def boom(*args, **kwargs):
+            raise RuntimeError(f"injected fault in {self.method}")
+        return boom
+
+
+async def turn_events(session, say) -> list:
+    """The events of one turn, up to its ReplyDone (a turn that never ends fails here, not by hanging)."""
+    import asyncio
+
+    events = []
+    await say()
+    async with asyncio.timeout(60):
+        async for ev in session.events():
+            events.append(ev)
+            if isinstance(ev, ReplyDone):
+                return events
+
+
+@pytest.mark.parametrize("part, method", [("stt", "transcribe"), ("assistant", "reply"), ("tts", "synthesize")])
+async def test_any_exception_in_a_turn_ends_it_with_an_error_an_apology_and_reply_done(
+        tmp_path, piper_say, caplog, part, method):
+    from fixtures_llm import RecordingLLM
+    from fixtures_speech import load
+    from penny.adapters.stt.factory import build_stt
+    from penny.core.events import AudioChunk, ErrorEvent
+    from penny.core.pipeline import APOLOGY
+
+    cfg = PennyConfig.model_validate({"memory": {"path": str(tmp_path / "m.db")},
+                                      "tts": {"cache": {"dir": str(tmp_path / "tts")}}})
+    engines = Engines(cfg, llm=RecordingLLM(), stt=build_stt(cfg), tts=build_tts(cfg), plugins=None,
+                      memory=MemoryStore(cfg.memory.path))
+    setattr(engines, part, FailsOnce(getattr(engines, part), method))
+    session = engines.new_session(mode="push_to_talk")
+    audio = load(piper_say("What is the capital of France?"))
+
+    async def speak():
+        await session.push_to_talk(True)
+        await session.feed(AudioChunk(audio, 16000))
+        await session.push_to_talk(False)
+    try:
+        with caplog.at_level("ERROR", logger="penny.core.pipeline"):
+            failed = await turn_events(session, speak)
+        assert [e.code for e in failed if isinstance(e, ErrorEvent)] == ["internal-error"]
+        assert failed[-1].text == APOLOGY and any(isinstance(e, ReplyAudio) for e in failed)  # spoken
+        assert f"injected fault in {method}" in caplog.text  # the real exception, with its traceback
+        again = await turn_events(session, speak)  # the session keeps working
+        assert not any(isinstance(e, ErrorEvent) for e in again)
+        assert again[-1].text == "Paris is the capital." and any(isinstance(e, ReplyAudio) for e in again)
+    finally:
+        await session.close()
+        await engines.aclose()

@@ -31,6 +31,7 @@ from penny.errors import PennyError
 
 log = logging.getLogger(__name__)
 SR = 16000
+APOLOGY = "Sorry, something went wrong on my side. Please try again."
 
 
 class TurnOutput:
@@ -149,7 +150,8 @@ class VoiceSession:
         trace = TurnTrace(uuid.uuid4().hex[:8], self.session_id, end_rule="typed")
         for mark in ("speech_end", "end_of_turn", "transcript"):
             trace.mark(mark)
-        self._turn = asyncio.create_task(self._reply(text, trace, TurnOutput(self, trace)))
+        out = TurnOutput(self, trace)
+        self._turn = asyncio.create_task(self._safely(self._reply(text, trace, out), trace, out))
 
     async def interrupt(self) -> None:
         """Barge-in: stop playback, cancel the LLM stream and queued TTS."""
@@ -211,7 +213,8 @@ class VoiceSession:
         trace.mark("speech_end", self._wall(ev.t))
         commit, out, gate = asyncio.Event(), TurnOutput(self, trace, held=True), copy.copy(self.gate)
         start_t = max(0.0, ev.t - ev.audio.duration_s)
-        task = asyncio.create_task(self._hear_and_reply(ev.audio, (start_t, ev.t), trace, out, False, commit, gate))
+        task = asyncio.create_task(self._safely(
+            self._hear_and_reply(ev.audio, (start_t, ev.t), trace, out, False, commit, gate), trace, out))
         self._spec = Speculation(ev.t, task, commit, out, trace, gate)
 
     def _drop_speculation(self) -> None:
@@ -233,9 +236,22 @@ class VoiceSession:
                           end_rule="push_to_talk" if addressed else "silence")
         trace.mark("speech_end", self._wall(ev.t))
         trace.mark("end_of_turn")
-        self._turn = asyncio.create_task(
-            self._hear_and_reply(ev.audio, (ev.start_t, ev.t), trace, TurnOutput(self, trace), addressed, None,
-                                 self.gate))
+        out = TurnOutput(self, trace)
+        self._turn = asyncio.create_task(self._safely(
+            self._hear_and_reply(ev.audio, (ev.start_t, ev.t), trace, out, addressed, None, self.gate), trace, out))
+
+    async def _safely(self, turn, trace: TurnTrace, out: TurnOutput) -> None:
+        """A turn that fails with anything but a PennyError (a bug, a library's own exception) still ends as
+        the client expects: the real exception in the log, an error event, a spoken apology, ReplyDone."""
+        try:
+            await turn
+        except Exception as exc:
+            log.exception("turn %s failed", trace.turn_id)
+            await out.emit(ErrorEvent("internal-error", f"{type(exc).__name__}: {exc}"[:300]))
+            with contextlib.suppress(Exception):  # TTS may be what failed
+                await self._play(trace.turn_id, APOLOGY, out)
+            trace.mark("turn_end")
+            await out.emit(ReplyDone(trace.turn_id, APOLOGY))
 
     async def _hear_and_reply(self, audio: AudioChunk, span: tuple[float, float], trace: TurnTrace, out: TurnOutput,
                               addressed: bool, commit: asyncio.Event | None, gate: WakeGate) -> None:
