@@ -19,6 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from penny.adapters.llm.child import free_port
+
 PENNY = [sys.executable, "-m", "penny"]
 TRACED = "connect,sendto,sendmsg"
 # The libraries' opt-outs: a test must not pass because the test process already set them.
@@ -67,12 +69,6 @@ def outside_connects(trace_text: str) -> tuple[list[str], int]:
 
 def strace_prefix(out: Path) -> list[str]:
     return ["strace", "-f", "-qq", "-s", "64", "-e", f"trace={TRACED}", "-o", str(out)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _http(url: str, body: dict | None = None, timeout: float = 120.0) -> tuple[int, bytes]:

@@ -10,12 +10,12 @@ import inspect
 import json
 import os
 import struct
-import tempfile
 from pathlib import Path
 
 from penny.catalog import CatalogModel, installed_path, models_dir
 from penny.config import CONFIG_NAME, find_config_file, parse_config, user_config_dir
 from penny.errors import ConfigError, ModelNotFound, PennyError
+from penny.plugins.store import atomic_write
 
 ENV_KEYS = {"stt": "PENNY_STT__MODEL", "llm": "PENNY_LLM__EMBEDDED__MODEL_PATH"}
 
@@ -67,25 +67,6 @@ def dumps(data, indent: int = 0) -> str:
         + "\n" + pad + "}"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace the file in one rename, keeping its permissions (600 for a new one: it may hold keys)."""
-    from penny.private import private_dir
-
-    private_dir(path.parent)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def use(model: CatalogModel, explicit_config: str | None = None) -> tuple[Path, list[str]]:
     """Switch the config to `model`; returns the file written and notes for the user."""
     target = config_target(explicit_config)
@@ -101,7 +82,7 @@ def use(model: CatalogModel, explicit_config: str | None = None) -> tuple[Path, 
             raise ConfigError(f"{installed_path(model)} {problem}. Pull it again: penny models pull {model.name}")
     apply(data, model)
     cfg = parse_config(data, str(target))  # never write a config Penny would refuse
-    write_atomic(target, dumps(data) + "\n")
+    atomic_write(target, (dumps(data) + "\n").encode("utf-8"))  # keeps the mode; a new file is 600
     notes = []
     if os.environ.get(ENV_KEYS[model.kind]):
         notes.append(f"{ENV_KEYS[model.kind]} is set and overrides this setting until you unset it.")
