@@ -20,7 +20,7 @@ WEATHER = {"current": {"temperature_2m": 17.2, "weather_code": 2, "wind_speed_10
                      "temperature_2m_min": [8.6, 11.2, 12.0], "precipitation_probability_max": [70, 10, 20]}}
 TASK_INTENTS = {"time": ("clock.time",), "date": ("clock.date",), "calendar_read": ("calendar.read", "calendar.next"),
                 "calendar_add": ("calendar.add",), "timer_set": ("timers.set_timer",),
-                "timer_query": ("timers.time_left", "timers.list"), "timer_cancel": ("timers.cancel",),
+                "timer_query": ("timers.time_left", "timers.list"), "timer_cancel": ("timers.cancel", "timers.cancel_all"),
                 "reminder": ("timers.reminder",), "note_add": ("notes.remember",),
                 "note_recall": ("notes.search", "notes.recall"), "weather": ("weather.weather",)}
 _WORDS = {8: "eight", 17: "seventeen", 19: "nineteen", 23: "twenty three", 9: "nine", 11: "eleven"}
@@ -44,7 +44,7 @@ class Bench:
         from penny.core.engines import Engines
         from penny.plugins.base import ManualClock
 
-        weather = _weather_server()
+        weather = weather_server()
         cfg = (cfg or PennyConfig()).model_copy(deep=True)
         cfg.memory.path, cfg.tts.cache.dir = str(tmp / "penny.db"), str(tmp / "tts-cache")
         cfg.assistant.timezone = str(TZ)
@@ -64,8 +64,8 @@ class Bench:
     async def reset(self, ask: corpus.Ask) -> None:
         """Every clip starts from the same world: seeded calendar and notes, no timers, no open question."""
         timers = self.plugins["timers"]
-        timers._items.clear()
-        timers._save()
+        timers.state.items.clear()
+        timers.state.save()
         self.ics.write_text(seed_calendar(self.now), encoding="utf-8")
         self.plugins["notes"].store.save({"notes": [{"id": f"seed{i}", "text": t, "created": self.now.isoformat()}
                                                     for i, t in enumerate(corpus.SEED_NOTES)]})
@@ -108,10 +108,11 @@ def seed_calendar(now: datetime) -> str:
     return "\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n"
 
 
-def _weather_server() -> ThreadingHTTPServer:
+def weather_server(today=lambda: datetime.now(TZ).date()) -> ThreadingHTTPServer:
+    """A stand-in Open-Meteo on 127.0.0.1 (17 degrees, partly cloudy), its days starting `today()`."""
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
-            today = datetime.now(TZ).date()
+            today = today_fn()
             body = json.dumps({**WEATHER, "daily": {**WEATHER["daily"], "time": [
                 (today + timedelta(days=i)).isoformat() for i in range(3)]}}).encode()
             self.send_response(200)
@@ -123,6 +124,7 @@ def _weather_server() -> ThreadingHTTPServer:
         def log_message(self, *args):
             pass
 
+    today_fn = today
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -142,7 +144,7 @@ def judge_yes(bench: Bench, ask: corpus.Ask, words: str) -> bool:
     if got is not None:  # Penny has no parse of the ask's own wording: the same kind of request, same details
         said = set(corpus.normalise(ask.text).split())
         return f"{got.plugin}.{got.intent}" in TASK_INTENTS.get(ask.task, ()) and \
-            all(set(corpus.normalise(v).split()) <= said for v in got.slots.values())
+            all(set(corpus.normalise(v).split()) <= said for v in got.slots.values() if isinstance(v, str))
     return corpus_wer(corpus.reference_text(ask), words) <= 0.25
 
 

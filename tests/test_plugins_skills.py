@@ -109,7 +109,11 @@ class EchoPlugin(Plugin):
     name = "echo"
 
     def intents(self):
-        return [Intent("echo", [r"echo (?P<words>.+)"], self._echo)]
+        return [Intent("echo", "EchoWords", self._echo)]
+
+    def sentences(self, language):
+        return {"language": language, "intents": {"EchoWords": {"data": [{"sentences": ["echo {words}"]}]}},
+                "lists": {"words": {"wildcard": True}}}
 
     def tools(self):
         return [Tool("echo", "Echo words.", {"type": "object", "properties": {"words": {"type": "string"}}},

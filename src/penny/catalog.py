@@ -65,6 +65,11 @@ CATALOG: tuple[CatalogModel, ...] = (
                  "Distil-Whisper small.en: distilled, English only"),
     CatalogModel("whisper-small.en", "stt", "Systran/faster-whisper-small.en", WHISPER_FILES, 487,
                  "244M parameters, English only"),
+    # Multilingual: needed when assistant.language is not English (the .en models hear English only).
+    CatalogModel("whisper-base", "stt", "Systran/faster-whisper-base", WHISPER_FILES, 145,
+                 "74M parameters, multilingual (99 languages)"),
+    CatalogModel("whisper-small", "stt", "Systran/faster-whisper-small", WHISPER_FILES, 484,
+                 "244M parameters, multilingual (99 languages)"),
     CatalogModel("smollm2-135m", "llm", "", ("SmolLM2-135M-Instruct.Q4_1.gguf",), 98,
                  "135M parameters, 4-bit (Q4_1)", bundled=True,
                  cost=Cost(ram_mb=175, first_token_ms=58, tokens_per_s=103.2)),

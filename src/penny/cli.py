@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from penny.cli_intents import intents_app
 from penny.cli_models import models_app
 from penny.config import PennyConfig, load_config, masked_dict
 from penny.errors import PennyError
@@ -18,6 +19,7 @@ app = typer.Typer(help="Penny: a private, local-first voice assistant.", no_args
 config_app = typer.Typer(help="Show or check penny_config.json.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
+app.add_typer(intents_app, name="intents")
 log = logging.getLogger("penny")
 
 
@@ -347,6 +349,8 @@ def bench(
                                   "work (greedy Whisper, no vocabulary, no rescoring, no clarification)."),
     soak: bool = typer.Option(False, "--soak", help="Only the soak run: 500 chat turns over 5 sessions plus voice "
                               "turns, latency per 100 turns and memory (--quick: 60 turns)."),
+    intents: bool = typer.Option(False, "--intents", help="Only the router comparison: the old regex router and "
+                                 "the hassil router on one labelled sentence corpus (right, wrong, missed, ms)."),
 ) -> None:
     """Latency (streaming vs sequential) and task success on spoken requests; writes JSON + PNG."""
     root = Path(__file__).resolve().parents[2]  # benchmarks/ lives in the source checkout, not the package
@@ -356,6 +360,11 @@ def bench(
     from benchmarks import accuracy as accuracy_bench
     from benchmarks.__main__ import run as run_bench
 
+    if intents:
+        from benchmarks import intents_bench
+
+        intents_bench.main(out=out, update=update_readme)
+        return
     if soak:
         from benchmarks import soak as soak_bench
 

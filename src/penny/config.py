@@ -178,6 +178,11 @@ class AssistantConfig(Section):
     filler_after_ms: int = Field(1200, ge=0)
     filler_phrase: str = "One moment."
     timezone: str | None = None  # None: the machine's zone
+    # The language Penny is spoken to in: its sentence set, and (unless set there) stt.language and tts.language.
+    language: str = "en"
+    # Extra hassil sentence files, <folder>/<language>/*.yaml (Home Assistant's layout);
+    # None: custom_sentences beside the config (in the Penny config folder).
+    custom_sentences: str | None = None
 
 
 class CalendarConfig(Section):

@@ -35,6 +35,8 @@ COMPONENT_MODULES = {
     "wake": "penny.adapters.wake.factory",
     "audio": "penny.adapters.audio.device",
     "calendar": "penny.plugins.calendar",
+    "language": "penny.languages",
+    "intents": "penny.intents.health",
 }
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 import uuid
 from dataclasses import replace
@@ -19,13 +18,12 @@ from penny.core.events import BackendSwitched, ReplyDelta, ReplyDone, TextDelta,
 from penny.core.understanding import CERTAIN, Understanding, choose, confidence, did_you_say, judge
 from penny.errors import LLMUnavailable, PennyError
 from penny.memory.store import MemoryStore, Turn
-from penny.plugins.router import yes_or_no
+from penny.intents.conversation import start_over, yes_or_no
+from penny.intents.answers import phrase
+from penny.intents.custom import ASK_LLM
 
 log = logging.getLogger(__name__)
 
-_FORGET = re.compile(
-    r"^\W*(?:please\s+)?(?:let'?s\s+)?(?:start (?:over|again|fresh)|forget (?:this|the|our) conversation|"
-    r"reset (?:the |this |our )?conversation|new conversation)\W*$", re.I)
 # Primes Whisper with the words of everyday requests. Measured on synthetic commands (tiny.en, beam 4):
 # word error rate 0.31 -> 0.21, and no words invented on noise.
 SKILL_PROMPT = "Set a timer. What's on my calendar? Remind me. What time is it? What's the weather?"
@@ -37,14 +35,17 @@ def time_note(t: float) -> dict:
 
 
 def system_prompt(cfg: PennyConfig) -> str:
+    from penny.languages import reply_instruction
+
     a = cfg.assistant
+    language = reply_instruction(cfg)  # "" for English; otherwise it holds even with the user's own prompt
     if a.system_prompt:
-        return a.system_prompt
+        return f"{a.system_prompt} {language}".strip()
     return (
         f"You are {a.name}, a voice assistant. Your manner is {a.persona}. Your words are spoken aloud, so "
         "answer in one to three short sentences of plain speech: no markdown, no lists, no emoji, no code. "
-        "If you don't know, say so briefly."
-    )
+        f"If you don't know, say so briefly. {language}"
+    ).strip()
 
 
 class Assistant:
@@ -54,6 +55,7 @@ class Assistant:
         self.plugins = plugins
         self.memory = memory
         self._clarify: dict[str, tuple[str, float]] = {}  # session -> (words asked about, when)
+        self.language = cfg.assistant.language
 
     def messages(self, session_id: str, text: str) -> list[dict]:
         # The time goes just before the question, and each remembered turn keeps the note it was asked
@@ -73,7 +75,8 @@ class Assistant:
         if not self.cfg.stt.bias_vocabulary:
             return base
         parts = [base.strip()] if base and base.strip() else []
-        parts.append(SKILL_PROMPT)
+        if self.language.split("-")[0] == "en":  # English words would pull a multilingual Whisper to English
+            parts.append(SKILL_PROMPT)
         names: list[str] = []
         for name in self.plugins.vocabulary() if self.plugins is not None else []:
             if sum(len(n) + 2 for n in names) + len(name) > 240:  # Whisper's prompt is short: newest first
@@ -94,7 +97,7 @@ class Assistant:
         u = self.cfg.understanding
         if not u.enabled:
             return replace(CERTAIN, text=command)
-        if self._expects_answer(session_id) and yes_or_no(command) is not None:
+        if self._expects_answer(session_id) and yes_or_no(command, self.language) is not None:
             return Understanding(command, "act", 1.0, True)  # the answer to a question Penny just asked
         parses = self._parses(command)
         read_only = parses and self.plugins.read_only(session_id, command)
@@ -175,26 +178,26 @@ class Assistant:
             await commit.wait()
         asked = self._pending_clarification(session_id)
         if asked is not None:
-            answer = yes_or_no(text)
+            answer = yes_or_no(text, self.language)
             if answer is True:
                 text, heard = asked, CERTAIN  # the user confirmed the words: act on them
             elif answer is False:
                 trace.intent = "clarify"
-                yield "Okay. Please say it again."
+                yield phrase("say_again", self.language, "Okay. Please say it again.")
                 return
         if heard.action == "repeat":
             trace.intent = "clarify"
-            yield "Sorry, I didn't catch that."
+            yield phrase("not_caught", self.language, "Sorry, I didn't catch that.")
             return
         if heard.action == "confirm":  # heard.text: the words heard, or the request they most likely meant
             self._clarify[session_id] = (heard.text or text, time.monotonic())
             trace.intent = "clarify"
-            yield did_you_say(heard.text or text)
+            yield did_you_say(heard.text or text, phrase("did_you_say", self.language, "Did you say: {words}?"))
             return
-        if _FORGET.match(text):
+        if start_over(text, self.language):
             self.memory.forget(session_id)
             trace.intent = "forget"
-            yield "Okay, let's start over."
+            yield phrase("start_over", self.language, "Okay, let's start over.")
             return
         if self.plugins is not None:
             try:
@@ -206,7 +209,9 @@ class Assistant:
                 trace.intent = "skill-error"
                 yield exc.spoken
                 return
-            if result is not None:
+            if result is not None and ASK_LLM in result.data:
+                text = result.data[ASK_LLM]  # a user's intent that words a prompt for the LLM
+            elif result is not None:
                 trace.intent = result.plugin
                 trace.backends["skill"] = result.plugin
                 yield result.text
@@ -219,7 +224,7 @@ class Assistant:
 
     def _has_side_effects(self, session_id: str, text: str) -> bool:
         """Would answering `text` change anything (a skill, a command, a tool call)?"""
-        if _FORGET.match(text) or self._uses_tools() or self._expects_answer(session_id):
+        if start_over(text, self.language) or self._uses_tools() or self._expects_answer(session_id):
             return True
         p = self.plugins
         if p is None or p.read_only(session_id, text):

@@ -295,7 +295,7 @@ class VoiceSession:
         speech: asyncio.Queue = asyncio.Queue()
         speaker = asyncio.create_task(self._speak_queue(speech, trace.turn_id, out))
         filler = asyncio.create_task(self._filler(trace, out)) if self.streaming else None
-        splitter = SentenceSplitter()
+        splitter = SentenceSplitter(language=self.cfg.assistant.language)
         full: list[str] = []
         try:
             async for ev in self.engines.assistant.reply(self.session_id, text, turn_id=turn_id, trace=trace,

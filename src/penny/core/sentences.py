@@ -44,8 +44,10 @@ def _at_line_start(text: str, start: int) -> bool:
 class SentenceSplitter:
     """feed(delta) -> chunks ready now; flush() -> the rest. One splitter per reply."""
 
-    def __init__(self, *, first_clause_words: int = 4, max_chars: int = 220, hard_max_chars: int = 400):
+    def __init__(self, *, first_clause_words: int = 4, max_chars: int = 220, hard_max_chars: int = 400,
+                 language: str = "en"):
         self.first_clause_words = first_clause_words
+        self.language = language
         self.max_chars = max_chars
         self.hard_max_chars = hard_max_chars
         self.reset()
@@ -80,7 +82,7 @@ class SentenceSplitter:
         return out
 
     def _emit(self, raw: str, out: list[str]) -> None:
-        text = speakable(raw)
+        text = speakable(raw, self.language)
         if text:
             out.append(text)
             self._emitted += 1
@@ -159,7 +161,7 @@ class SentenceSplitter:
         return not (low in NEVER_END or _INITIALS.match(token))
 
 
-def split_sentences(text: str) -> list[str]:
+def split_sentences(text: str, language: str = "en") -> list[str]:
     """Whole text at once -> speakable chunks (for `penny say` and tests)."""
-    s = SentenceSplitter(first_clause_words=10**6)
+    s = SentenceSplitter(first_clause_words=10**6, language=language)
     return s.feed(text) + s.flush()

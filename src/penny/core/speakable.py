@@ -244,18 +244,21 @@ def strip_markup(text: str) -> str:
     return re.sub(r"(?<=[A-Za-z])_(?=[A-Za-z])", " ", text)  # snake_case reads as words
 
 
-def speakable(text: str) -> str:
-    """What a voice should say for `text`: one line of plain words, or '' when nothing is speakable."""
+def speakable(text: str, language: str = "en") -> str:
+    """What a voice should say for `text`: one line of plain words, or '' when nothing is speakable.
+    Numbers, units and abbreviations become English words only in English: another language's voice
+    (espeak-ng, Piper) reads "08:00" and "25. November" in its own language."""
     text = strip_markup(text)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     # Lines (headings, list items) become sentences so the voice pauses between them.
     text = " ".join(ln if i == len(lines) - 1 or ln[-1] in ".!?,;:" else ln + "." for i, ln in enumerate(lines))
-    for pattern, word in _ABBREV:
-        text = pattern.sub(word, text)
-    text = _numbers(text)
-    text = re.sub(r"\s*&\s*", " and ", text)
-    text = re.sub(r"(?<=\s)@(?=\s)", "at", text)
-    text = re.sub(r"\s*(?:->|→|=>)\s*", " to ", text)
+    if language.replace("_", "-").split("-")[0].lower() in ("en", ""):
+        for pattern, word in _ABBREV:
+            text = pattern.sub(word, text)
+        text = _numbers(text)
+        text = re.sub(r"\s*&\s*", " and ", text)
+        text = re.sub(r"(?<=\s)@(?=\s)", "at", text)
+        text = re.sub(r"\s*(?:->|→|=>)\s*", " to ", text)
     text = re.sub(r"\s+([,.!?;:])", r"\1", re.sub(r"\s+", " ", text)).strip()
     text = re.sub(r"^[,.;:\s]+", "", text)
     return text if re.search(r"\w", text) else ""

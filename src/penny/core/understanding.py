@@ -89,6 +89,6 @@ def judge(text: str, score: float, parses: bool, *, read_only: bool, sure: float
     return Understanding(text, action, score, parses, rescored)
 
 
-def did_you_say(text: str) -> str:
+def did_you_say(text: str, template: str = "Did you say: {words}?") -> str:
     words = text.strip().rstrip(".?!").strip()
-    return f"Did you say: {words}?"
+    return template.format(words=words)

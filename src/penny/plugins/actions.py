@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from penny.plugins.dates import SPLIT_WORDS, parse_duration, parse_when
-from penny.plugins.router import normalize
+from penny.intents.text import normalize
 
 _QUESTION = re.compile(r"^(?:what|whats|when|whens|where|wheres|who|whos|why|how|hows|which|is|are|do|does|did|"
                        r"should|would|will|can|could|was|were|have|has|tell me (?:about|what|how|when|if|whether))\b")

@@ -1,4 +1,4 @@
-"""The plugin interface: tools (for LLM function calling) and intents (for the fast router).
+"""The plugin interface: tools (for LLM function calling) and intents (for the hassil router).
 
 A plugin is a class with a `name`, a list of `Tool`s and a list of `Intent`s. Handlers are async
 and return a `SkillResult`: a short sentence to speak plus structured data for the web client.
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -54,23 +53,19 @@ class Tool:
 
 @dataclass
 class Intent:
-    """Regular expressions matched against the whole normalised utterance (see router.normalize).
+    """A handler reached by the sentences of one hassil intent (penny/intents/library.py).
 
-    Named groups become slots. `accept(slots)` can veto a match (e.g. a slot that is not a day),
-    so a pattern never hijacks an ordinary question.
+    Slots arrive typed (penny/intents/slots.py). `accept(slots)` can veto a match (e.g. a topic with
+    no note), so a template never hijacks an ordinary question.
     """
 
-    name: str
-    patterns: list[str]
+    name: str  # the plugin's own name for it ("set_timer")
+    sentences: str  # the hassil intent whose templates reach it ("HassStartTimer")
     handler: Handler
     accept: Callable[[dict], bool] | None = None
     fallback: bool = False  # tried only after every plugin's ordinary intents
     # Only reads (the time, the calendar): safe to answer speculatively, before the user's turn has ended.
     read_only: bool = False
-    compiled: list[re.Pattern] = field(default_factory=list, repr=False)
-
-    def __post_init__(self) -> None:
-        self.compiled = [re.compile(p) for p in self.patterns]
 
 
 # ---------------------------------------------------------------- clocks
@@ -168,6 +163,11 @@ class Plugin:
 
     def intents(self) -> list[Intent]:
         return []
+
+    def sentences(self, language: str) -> dict | None:
+        """hassil templates for this plugin's own intents (a dict like a custom sentence file). Built-in
+        plugins keep theirs in penny/intents/sentences/<language>/."""
+        return None
 
     def vocabulary(self) -> list[str]:
         """Names the user is likely to say (event titles, note topics): they bias speech recognition."""

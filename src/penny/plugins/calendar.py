@@ -12,42 +12,24 @@ from datetime import datetime, timedelta
 from penny.doctor import FAIL, OK, WARN, Check
 from penny.plugins.base import Intent, Plugin, SkillResult, Tool
 from penny.plugins.calendar_sources import CalendarError, Event, Source, make_source, new_vevent
-from penny.plugins.dates import DayRange, When, parse_range, parse_when, split_what_when
+from penny.intents.slots import as_day, as_when
+from penny.plugins.dates import DayRange, When, parse_when, split_what_when
 from penny.plugins.speech import WEEKDAYS, format_date, format_time, join_list, plural, when_label
 
 log = logging.getLogger("penny.plugins.calendar")
 
-_CAL = r"(?:calendar|schedule|agenda|diary)"
-_READ = [
-    rf"(?:whats|what is|what do i have|whats happening|what have i got) (?:on |in )?(?:my |the )?{_CAL}"
-    r"(?: (?:for|on))?(?: (?P<when>.+))?",
-    r"(?:what do i have|what have i got|whats happening|what is happening|whats going on|what is going on|"
-    r"do i have anything|have i got anything|is there anything|anything)"
-    rf"(?: on| going on| planned| scheduled| on my {_CAL}| in my {_CAL})?(?: for)? (?P<when>.+)",
-    r"(?:whats|what is) on (?P<when>.+)",
-    rf"(?:read|show|check|tell me|give me)(?: me)? (?:my |the )?(?:{_CAL}|appointments|events|meetings)"
-    r"(?: (?:for|on))?(?: (?P<when>.+))?",
-    r"(?:what are|whats|what is) (?:my )?(?:appointments|events|meetings|plans)(?: (?:for|on))?(?: (?P<when>.+))?",
-    r"(?:do i have|have i got) (?:any )?(?:meetings|appointments|events|plans)(?: (?:on|for))?(?: (?P<when>.+))?",
-    rf"(?:whats|what is|hows|how is|how does) (?:my |the )?{_CAL}(?: (?:looking|look))?(?: like)?(?: for| on)? (?P<when>.+)",
-    r"what does (?P<when>.+?) look like(?: for me)?",
-    r"(?:am i|are we) (?:free|busy|booked)(?: (?:on|for))? (?P<when>.+)",
-    rf"is (?:my |the )?{_CAL} (?:free|clear|empty|open)(?: (?:on|for))? (?P<when>.+)",
-    r"am i (?:free|busy)(?: (?:on|for))? (?P<when>.+)",
-]
-_NEXT = [
-    rf"(?:whats|what is) next (?:on|in) (?:my |the )?{_CAL}",
-    r"(?:whats|what is|when is) my next (?:meeting|appointment|event|thing)",
-    rf"(?:whats|what is) (?:the )?next (?:thing|event|appointment|meeting) (?:on|in) (?:my |the )?{_CAL}",
-]
-_ADD = [
-    rf"(?:add|put|schedule|create|book|make|set up|enter) (?:an? |the )?(?P<rest>.+?) (?:to|on|in|into) "
-    rf"(?:my |the )?{_CAL}(?: (?P<rest2>.+))?",
-    rf"(?:add|put) (?:to|on|in|into) (?:my |the )?{_CAL} (?P<rest>.+)",
-    r"(?:add|schedule|create|book|set up) (?:an? |the )?(?:(?:new )?(?:event|appointment|meeting) "
-    r"(?:called|named|for) )?(?P<rest>.+)",
-]
 MAX_SPOKEN = 6
+_CAL_WORDS = {"calendar", "schedule", "agenda", "diary"}
+
+
+def names_calendar(title: str) -> bool:
+    """'lunch to my calendar': the title swallowed the "on my calendar" of a longer sentence."""
+    words = title.split()
+    for i, w in enumerate(words):
+        before = [x for x in words[max(0, i - 2):i] if x not in ("the", "my", "our")]
+        if w in _CAL_WORDS and before and before[-1] in ("to", "on", "in", "into"):
+            return True
+    return False
 
 
 def split_event(text: str, now: datetime) -> tuple[str, When] | None:
@@ -108,18 +90,18 @@ class CalendarPlugin(Plugin):
     # ------------------------------------------------------------ wiring
 
     def intents(self) -> list[Intent]:
-        ok_range = lambda s: parse_range(s.get("when"), self.ctx.now()) is not None  # noqa: E731
+        # Sentences: penny/intents/sentences/en/calendar.yaml. {day} arrives as a DayRange.
         ok_add = lambda s: self._parse_add(s) is not None  # noqa: E731
-        return [Intent("next", _NEXT, self._next, read_only=True),
-                Intent("read", _READ, self._read, accept=ok_range, read_only=True),
-                Intent("add", _ADD, self._add, accept=ok_add)]
+        return [Intent("next", "PennyCalendarNext", self._next, read_only=True),
+                Intent("read", "PennyCalendarRead", self._read, read_only=True),
+                Intent("add", "PennyCalendarAdd", self._add, accept=ok_add)]
 
     def tools(self) -> list[Tool]:
         return [
             Tool("get_calendar_events", "List the user's calendar events for a day or span.",
                  {"type": "object", "properties": {"day": {"type": "string", "description":
                   "'today', 'tomorrow', 'this week', 'next week', a weekday, or a date like 2026-12-24"}}},
-                 lambda a: self._read({"when": str(a.get("day") or "today")}), read_only=True),
+                 lambda a: self._read({"day": str(a.get("day") or "today")}), read_only=True),
             Tool("add_calendar_event", "Add an event to the user's calendar (the user is asked to confirm).",
                  {"type": "object", "properties": {
                      "title": {"type": "string"},
@@ -154,9 +136,9 @@ class CalendarPlugin(Plugin):
 
     async def _read(self, slots: dict) -> SkillResult:
         now = self.ctx.now()
-        rng = parse_range(slots.get("when"), now)
+        rng = as_day(slots.get("day"), now)
         if rng is None:
-            return SkillResult(f"Sorry, I couldn't tell which day '{slots.get('when')}' is.", {"error": "bad-date"})
+            return SkillResult(f"Sorry, I couldn't tell which day '{slots.get('day')}' is.", {"error": "bad-date"})
         if (r := self._no_sources()) is not None:
             return r
         events, problems = await self.fetch(rng.start, rng.end)
@@ -186,12 +168,13 @@ class CalendarPlugin(Plugin):
     # ------------------------------------------------------------ writing
 
     def _parse_add(self, slots: dict) -> tuple[str, When] | None:
+        """{event} is the title, with its time unless {at} ("... on my calendar for friday") holds it."""
         now = self.ctx.now()
-        rest2 = slots.get("rest2")
-        if rest2:
-            when = parse_when(rest2, now)
-            return (slots["rest"], when) if when else None
-        return split_event(slots.get("rest", ""), now)
+        if slots.get("at"):
+            when = as_when(slots["at"], now)
+            return (slots.get("event", ""), when) if when and slots.get("event") else None
+        found = split_event(slots.get("event", ""), now)
+        return None if found is None or names_calendar(found[0]) else found
 
     async def _add(self, slots: dict) -> SkillResult:
         parsed = self._parse_add(slots)

@@ -4,22 +4,6 @@ from __future__ import annotations
 from penny.plugins.base import Intent, Plugin, SkillResult, Tool
 from penny.plugins.speech import format_date, format_time
 
-_TIME = [
-    r"(?:so )?what time is it(?: now| right now| please)?",
-    r"(?:do you know |tell me )?what time it is(?: now)?",
-    r"whats the time(?: now| right now)?|what is the time(?: now| right now)?",
-    r"whats the current time|what is the current time|current time|the time|time",
-    r"(?:tell me|give me) the time",
-    r"how late is it(?: now)?|time check|(?:have you )?got the time",
-]
-_DATE = [
-    r"whats the date(?: today)?|what is the date(?: today)?|whats todays date|what is todays date",
-    r"what day is (?:it|today)(?: today)?|what date is (?:it|today)(?: today)?",
-    r"whats today|what is today|(?:tell me )?(?:the |todays )?date(?: today)?",
-    r"what day of the week is it(?: today)?",
-]
-
-
 class ClockPlugin(Plugin):
     name = "clock"
     description = "The current time and date in the user's time zone."
@@ -27,7 +11,8 @@ class ClockPlugin(Plugin):
                 "What day of the week is it?", "Tell me today's date.")
 
     def intents(self) -> list[Intent]:
-        return [Intent("time", _TIME, self._time, read_only=True), Intent("date", _DATE, self._date, read_only=True)]
+        return [Intent("time", "HassGetCurrentTime", self._time, read_only=True),
+                Intent("date", "HassGetCurrentDate", self._date, read_only=True)]
 
     def tools(self) -> list[Tool]:
         return [Tool("get_current_time", "Get the current local time, date and weekday of the user.",

@@ -1,33 +1,20 @@
-"""Notes: "remember that the wifi password is on the fridge", "what did I ask you to remember"."""
+"""Notes: "remember that the wifi password is on the fridge", "what did I ask you to remember";
+and the shopping and to-do lists kept beside them (lists.py): "add milk to my shopping list"."""
 from __future__ import annotations
 
 import re
 import uuid
 
+from penny.plugins import lists
 from penny.plugins.base import Intent, Plugin, SkillResult, Tool
 from penny.plugins.speech import join_list, plural
 from penny.plugins.store import JsonStore
 
-_REMEMBER = [r"(?:remember|note|make a note|take a note|write down|jot down)(?: that| of| this)?:? (?P<note>.+)"]
-_RECALL = [
-    r"what did i (?:ask|tell) you to (?:remember|note(?: down)?)",
-    r"what (?:do you remember|notes do i have|are my notes|have i asked you to remember)",
-    r"(?:read|list|show|tell)(?: me)? (?:all )?(?:of )?my notes",
-    r"what(?:s| is) in my notes|my notes",
-]
-_SEARCH = [
-    r"what did i (?:tell you|ask you to remember|say) about (?P<topic>.+)",
-    r"(?:where|what|when|who) (?:is|are|was|were|s) (?P<topic>.+)",
-    r"(?:wheres|whats|whos|whens) (?P<topic>.+)",
-    r"what did i (?:write down|note(?: down)?|save|jot down) about (?P<topic>.+)",
-    r"(?P<topic>(?:where|what|when|who|which|how)(?:s)? .+)",  # any question about a noted thing
-]
-_FORGET_ALL = [r"(?:forget|delete|clear|erase|remove) (?:all|everything|all of) (?:my |the )?notes",
-               r"(?:forget|delete|clear|erase) (?:all )?my notes|forget everything i (?:told you|asked you to remember)"]
-_FORGET = [r"(?:forget|delete|remove|erase) (?:the |my )?(?:note )?(?:about |that )(?P<topic>.+)"]
 _STOP = {"the", "a", "an", "my", "is", "are", "of", "to", "on", "in", "at", "where", "what", "i", "you", "whats",
-         "wheres", "who", "whos", "when", "whens", "which", "how", "did", "do", "does", "was", "were", "put", "it"}
-_QUESTION = re.compile(r"^(?:what|when|how|why|who|where|if|whether|me|to)\b")
+         "wheres", "who", "whos", "when", "whens", "which", "how", "did", "do", "does", "was", "were", "put", "it",
+         "day", "time"}  # "which day does the recycling go out", "what time is the plumber coming"
+# "remember when we went to paris", "remember to call mom": not something to note down.
+_NOT_A_NOTE = {"what", "when", "how", "why", "who", "where", "if", "whether", "me", "to"}
 _SWAP = {"my": "your", "i": "you", "me": "you", "mine": "yours", "im": "you're", "am": "are", "myself": "yourself",
          "our": "your", "we": "you"}
 
@@ -46,25 +33,37 @@ def second_person(text: str) -> str:
 
 class NotesPlugin(Plugin):
     name = "notes"
-    description = "Short notes the user asks Penny to remember."
+    description = "Short notes the user asks Penny to remember, and a shopping list and a to-do list."
     keywords = ("note", "notes", "jot")
-    examples = ("What did I ask you to remember?", "Read my notes.")
+    examples = ("What did I ask you to remember?", "Read my notes.", "What's on my shopping list?",
+                "What's on my to-do list?")
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.store = JsonStore(ctx.data_dir / "notes.json", {"notes": []})
+        self.store = JsonStore(ctx.data_dir / "notes.json", {"notes": [], "lists": {}})
 
     def intents(self) -> list[Intent]:
+        # Sentences: penny/intents/sentences/en/notes.yaml, and Home Assistant's list intents.
+        # A note question or "forget that ..." reaches its handler only when a note holds the topic.
+        has_note = lambda s: bool(self._find(s.get("topic", "")))  # noqa: E731
         return [
-            Intent("forget_all", _FORGET_ALL, self._forget_all),
-            Intent("forget", _FORGET, self._forget, accept=lambda s: bool(self._find(s["topic"]))),
-            Intent("recall", _RECALL, self._recall, read_only=True),
-            Intent("remember", _REMEMBER, self._remember, accept=lambda s: not _QUESTION.match(s["note"])),
-            Intent("search", _SEARCH, self._search, accept=lambda s: bool(self._find(s["topic"])),
-                   fallback=True, read_only=True),
+            Intent("forget_all", "PennyNoteForgetAll", self._forget_all),
+            Intent("forget", "PennyNoteForget", self._forget, accept=has_note),
+            Intent("recall", "PennyNoteRecall", self._recall, read_only=True),
+            Intent("remember", "PennyNoteRemember", self._remember, accept=_is_note),
+            Intent("search", "PennyNoteSearch", self._search, accept=has_note, fallback=True, read_only=True),
+            # Same handler for the shopping list and a named list ("add eggs to my to-do list").
+            Intent("list_add", "HassShoppingListAddItem", self._list_add),
+            Intent("list_add", "HassListAddItem", self._list_add),
+            Intent("list_remove", "HassShoppingListCompleteItem", self._list_remove),
+            Intent("list_remove", "HassListCompleteItem", self._list_remove),
+            Intent("list_remove", "HassListRemoveItem", self._list_remove),
+            Intent("list_read", "PennyListRead", self._list_read, read_only=True),
+            Intent("list_clear", "PennyListClear", self._list_clear),
         ]
 
     def tools(self) -> list[Tool]:
+        which = {"type": "string", "enum": sorted(lists.LABELS), "description": "which list; default shopping"}
         return [
             Tool("remember_note", "Save a short note the user wants remembered.",
                  {"type": "object", "properties": {"text": {"type": "string", "description": "the note"}},
@@ -72,13 +71,25 @@ class NotesPlugin(Plugin):
             Tool("recall_notes", "Read back the user's saved notes, optionally only those about a topic.",
                  {"type": "object", "properties": {"topic": {"type": "string"}}},
                  lambda a: self._search(a) if a.get("topic") else self._recall(a), read_only=True),
+            Tool("add_to_list", "Add an item to the user's shopping list or to-do list.",
+                 {"type": "object", "properties": {"item": {"type": "string"}, "list": which},
+                  "required": ["item"]},
+                 lambda a: self._list_add({"item": str(a.get("item", "")), "name": a.get("list")})),
+            Tool("read_list", "Read the user's shopping list or to-do list.",
+                 {"type": "object", "properties": {"list": which}},
+                 lambda a: self._list_read({"name": a.get("list")}), read_only=True),
         ]
 
     def vocabulary(self) -> list[str]:
-        return [n["text"] for n in self._notes()[-5:]]
+        doc = self.store.load()
+        return [n["text"] for n in doc.get("notes", [])[-5:]] + [i["text"] for i in lists.items(doc, "shopping")[-5:]]
 
     def _notes(self) -> list[dict]:
         return self.store.load().get("notes", [])
+
+    def _save_notes(self, notes: list[dict]) -> None:
+        doc = self.store.load()
+        self.store.save({**doc, "notes": notes})
 
     def _find(self, topic: str) -> list[dict]:
         """Notes holding every word of the topic, or most of a longer one (at least two words)."""
@@ -96,7 +107,7 @@ class NotesPlugin(Plugin):
         notes = self._notes()
         note = {"id": uuid.uuid4().hex[:8], "text": text, "created": self.ctx.now().isoformat()}
         notes.append(note)
-        self.store.save({"notes": notes})
+        self._save_notes(notes)
         return SkillResult(f"Okay, I'll remember that {second_person(text)}.", {"note": note})
 
     async def _recall(self, slots: dict) -> SkillResult:
@@ -117,12 +128,75 @@ class NotesPlugin(Plugin):
 
     async def _forget(self, slots: dict) -> SkillResult:
         gone = {n["id"] for n in self._find(slots["topic"])}
-        self.store.save({"notes": [n for n in self._notes() if n["id"] not in gone]})
+        self._save_notes([n for n in self._notes() if n["id"] not in gone])
         return SkillResult(f"Okay, I forgot {plural(len(gone), 'note')}.", {"deleted": sorted(gone)})
 
     async def _forget_all(self, slots: dict) -> SkillResult:
         count = len(self._notes())
         if not count:
             return SkillResult("You don't have any notes.", {"deleted": 0})
-        self.store.save({"notes": []})
+        self._save_notes([])
         return SkillResult(f"Done, I deleted {plural(count, 'note')}.", {"deleted": count})
+
+    # ------------------------------------------------------------ lists
+
+    async def _list_add(self, slots: dict) -> SkillResult:
+        name, wanted = lists.list_name(slots.get("name")), lists.split_items(slots.get("item", ""))
+        label = lists.LABELS[name]
+        if not wanted:
+            return SkillResult(f"What should I add to your {label}?", {"list": name})
+        doc, added, already = self.store.load(), [], []
+        for text in wanted:
+            item, new = lists.add(doc, name, text, self.ctx.now().isoformat())
+            (added if new else already).append(item)
+        data = {"list": name, "added": added, "already": already}
+        if not added:
+            verb = "is" if len(already) == 1 else "are"
+            return SkillResult(f"{join_list([i['text'] for i in already]).capitalize()} {verb} already on your "
+                               f"{label}.", data)
+        self.store.save(doc)
+        text = f"Okay, I added {join_list([i['text'] for i in added])} to your {label}."
+        if already:
+            text += (f" {join_list([i['text'] for i in already]).capitalize()} "
+                     f"{'was' if len(already) == 1 else 'were'} already on it.")
+        return SkillResult(text, data)
+
+    async def _list_remove(self, slots: dict) -> SkillResult:
+        name = lists.list_name(slots.get("name"))
+        label = lists.LABELS[name]
+        doc, found, missing = self.store.load(), {}, []
+        for text in lists.split_items(slots.get("item", "")):
+            hits = lists.find(doc, name, text)
+            found.update({i["id"]: i for i in hits})
+            if not hits:
+                missing.append(text)
+        data = {"list": name, "removed": list(found.values()), "missing": missing}
+        if not found:
+            return SkillResult(f"I couldn't find {join_list(missing) or 'that'} on your {label}.", data)
+        lists.remove(doc, name, set(found))
+        self.store.save(doc)
+        text = f"Okay, I took {join_list([i['text'] for i in found.values()])} off your {label}."
+        if missing:
+            text += f" I couldn't find {join_list(missing)} on it."
+        return SkillResult(text, data)
+
+    async def _list_read(self, slots: dict) -> SkillResult:
+        name = lists.list_name(slots.get("name"))
+        doc = self.store.load()
+        return SkillResult(lists.spoken(doc, name), {"list": name, "items": lists.items(doc, name)})
+
+    async def _list_clear(self, slots: dict) -> SkillResult:
+        name = lists.list_name(slots.get("name"))
+        doc = self.store.load()
+        count = len(lists.items(doc, name))
+        if not count:
+            return SkillResult(f"Your {lists.LABELS[name]} is already empty.", {"list": name, "removed": 0})
+        lists.remove(doc, name, {i["id"] for i in lists.items(doc, name)})
+        self.store.save(doc)
+        return SkillResult(f"Done, I cleared {plural(count, 'thing')} from your {lists.LABELS[name]}.",
+                           {"list": name, "removed": count})
+
+
+def _is_note(slots: dict) -> bool:
+    words = slots.get("note", "").split()
+    return bool(words) and words[0] not in _NOT_A_NOTE

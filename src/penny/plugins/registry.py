@@ -20,10 +20,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from penny.config import PennyConfig, user_data_dir
+from penny.config import PennyConfig, user_config_dir, user_data_dir
 from penny.core.events import Alert
 from penny.plugins.base import Clock, IntentMatch, Plugin, PluginContext, SkillResult, SystemClock, Tool
-from penny.plugins.router import IntentRouter, normalize, yes_or_no
+from penny.intents.answers import TOOL_INTENTS, localize, phrase
+from penny.intents.conversation import yes_or_no
+from penny.intents.router import IntentRouter
+from penny.intents.text import normalize
 
 log = logging.getLogger("penny.plugins")
 
@@ -49,10 +52,11 @@ class Pending:
 
 
 class PluginRegistry:
-    def __init__(self, plugins: list[Plugin], *, clock: Clock, tz: tzinfo, data_dir: Path):
+    def __init__(self, plugins: list[Plugin], *, clock: Clock, tz: tzinfo, data_dir: Path, language: str = "en",
+                 custom_dir: Path | None = None, name: str = "Penny"):
         self.plugins: dict[str, Plugin] = {p.name: p for p in plugins}
-        self.clock, self.tz, self.data_dir = clock, tz, data_dir
-        self.router = IntentRouter(plugins)
+        self.clock, self.tz, self.data_dir, self.language = clock, tz, data_dir, language
+        self.router = IntentRouter(plugins, self.now, language=language, custom_dir=custom_dir, name=name)
         self._tools: dict[str, tuple[Plugin, Tool]] = {}
         for p in plugins:
             for tool in p.tools():
@@ -61,6 +65,9 @@ class PluginRegistry:
         self._queues: set[asyncio.Queue] = set()
         self.on_alert: Callable[[Alert], Awaitable[None]] | None = None
         self._start_task: asyncio.Task | None = None
+
+    def now(self) -> datetime:
+        return self.clock.now().astimezone(self.tz)
 
     # ------------------------------------------------------------ routing and handling
 
@@ -76,10 +83,16 @@ class PluginRegistry:
         return intent is not None and intent.read_only
 
     async def handle(self, match: IntentMatch, *, session_id: str = "default") -> SkillResult:
-        handler = self.router.handler(match)
-        if handler is None:
+        intent = self.router.intent(match)
+        if intent is None:
             return SkillResult("Sorry, I don't know how to do that.", plugin=match.plugin)
-        return self._remember(session_id, match.plugin, await self._run(match.plugin, handler, match.slots))
+        result = await self._run(match.plugin, intent.handler, match.slots)
+        return self._remember(session_id, match.plugin, self._in_language(result, intent.sentences, match.slots))
+
+    def _in_language(self, result: SkillResult, sentences: str | None, said: dict | None = None) -> SkillResult:
+        """The answer in assistant.language, from the matched intent's response template (intents/answers.py)."""
+        lib = self.router.library
+        return localize(result, sentences, lib.language, lib.responses, self.now(), said)
 
     async def handle_text(self, session_id: str, text: str) -> SkillResult | None:
         """Answer `text` if it is a skill request or a reply to a pending question; None: ask the LLM."""
@@ -90,13 +103,14 @@ class PluginRegistry:
         if pending is not None and self.clock.now() - pending.asked_at > PENDING_TTL:
             pending = None
         if pending is not None:
-            answer = yes_or_no(text)
+            answer = yes_or_no(text, self.language)
             if answer is True:
                 plugin = self.plugins.get(pending.plugin)
                 if plugin is not None:
                     return await self._run(pending.plugin, lambda _: plugin.confirm(pending.action), {})
             if answer is False:
-                return SkillResult("Okay, I won't.", {"cancelled": pending.action}, pending.plugin)
+                return SkillResult(phrase("declined", self.router.library.language, "Okay, I won't."),
+                                   {"cancelled": pending.action}, pending.plugin)
             # Anything else drops the question and is handled as a new request.
         match = self.route(text)
         if match is None:
@@ -180,7 +194,10 @@ class PluginRegistry:
         if not isinstance(args, dict):
             return SkillResult(f"The arguments for {name} must be a JSON object.", {"error": "bad-arguments"},
                                plugin.name)
-        return self._remember(session_id, plugin.name, await self._run(plugin.name, tool.handler, args))
+        result = await self._run(plugin.name, tool.handler, args)
+        if name in TOOL_INTENTS:  # what Penny says itself; a read-only result goes to the LLM as it is
+            result = self._in_language(result, TOOL_INTENTS[name])
+        return self._remember(session_id, plugin.name, result)
 
     # ------------------------------------------------------------ shared plumbing
 
@@ -287,6 +304,11 @@ def user_timezone(cfg: PennyConfig, clock: Clock | None = None) -> tzinfo:
         return ZoneInfo("UTC")
 
 
+def custom_sentences_dir(cfg: PennyConfig) -> Path:
+    folder = cfg.assistant.custom_sentences
+    return Path(folder).expanduser() if folder else user_config_dir() / "custom_sentences"
+
+
 def _load(target: str):
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
@@ -324,6 +346,7 @@ def build_plugins(cfg: PennyConfig, *, clock: Clock | None = None, data_dir: Pat
             plugins.append(plugin)
         except Exception:
             log.exception("plugin %s (entry point %s) failed to load; skipping it", ep.name, ep.value)
-    registry = PluginRegistry(plugins, clock=clock, tz=tz, data_dir=data_dir)
+    registry = PluginRegistry(plugins, clock=clock, tz=tz, data_dir=data_dir, language=cfg.assistant.language,
+                              custom_dir=custom_sentences_dir(cfg), name=cfg.assistant.name)
     registry_box.append(registry)
     return registry

@@ -1,132 +1,72 @@
-"""Timers and reminders: several named timers, time left, cancel, reminders at a time.
+"""Timers and reminders: several named timers, time left, pause, add time, cancel, reminders at a time.
 
-Pending items live in <data_dir>/timers.json (written atomically), so they survive a restart; one
-scheduler task sleeps on the plugin clock until the next one is due and emits an `Alert`.
+Requests arrive through Home Assistant's timer intents (HassStartTimer, HassTimerStatus, ...) plus Penny's
+own sentences (intents/sentences/<lang>/timers.yaml). Pending items live in timer_state.TimerState, so they
+survive a restart; one scheduler task sleeps on the plugin clock until the next is due and emits an `Alert`.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import re
-import uuid
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 
 from penny.core.events import Alert
+from penny.intents.slots import as_duration
 from penny.plugins.base import Intent, Plugin, SkillResult, Tool
-from penny.plugins.dates import SPLIT_WORDS, parse_duration, parse_when, split_what_when
+from penny.plugins.dates import parse_when
 from penny.plugins.notes import second_person
 from penny.plugins.speech import format_duration, join_list, plural, when_label
-from penny.plugins.store import JsonStore
+from penny.plugins.timer_state import LEADS, TimerState, alert_text, label, purpose, reminder_due, rest_of, \
+    short_name, specific, split_reminder
 
 log = logging.getLogger("penny.plugins.timers")
-
-_UNIT = r"(?:hours?|minutes?|seconds?|mins?|secs?|hrs?)\b"
-_NAME = rf"(?!{_UNIT})(?P<name>[a-z]+)"
-_SET = [
-    r"(?:set|start|create|make|put on|add)(?: me)? (?:a |an |the )?(?:new )?timer (?:for |of |on )?(?P<duration>.+?)"
-    r"(?: (?:called|named|for(?: the| my)?) (?P<name2>[a-z ]+))?",
-    rf"(?:(?:set|start|create|make)(?: me)? )?(?:a |an )?(?P<duration>[a-z0-9. ]+?) (?:{_NAME} )?timer"
-    r"(?: (?:for|called|named)(?: the| my)? (?P<name2>[a-z ]+))?",
-    r"(?:(?:set|start|create|make|put on)(?: me)? )?(?:a |an )?(?!(?:a|an|the|my|new) )"
-    rf"{_NAME} timer (?:for|of) (?P<duration>.+)",
-    r"(?:an? )?(?:timer|countdown) (?:for )?(?P<duration>.+)",
-    r"(?:i need|give me|can i have) (?:a |an )?(?:timer|countdown) (?:for |of )?(?P<duration>.+)",
-    r"(?:start|set) (?:a |an )?countdown (?:for |of )?(?P<duration>.+)",
-    r"time (?P<duration>.+?)(?: for me)?",
-]
-_SET_BARE = [r"(?:set|start|create|make)(?: me)? (?:a |an |the )?(?:(?P<name>[a-z]+) )?timer"]
-_LEFT = [
-    r"how (?:much|long) (?:time )?(?:is |do i have )?(?:left|remaining|to go)"
-    r"(?: on (?:the |my )?(?P<name>[a-z0-9 ]+?)(?: timer)?)?",
-    r"how long (?:until|till|before) (?:the |my )?(?P<name>[a-z0-9 ]+?)(?: timer)? (?:is done|goes off|rings|ends|finishes)",
-    r"(?:whats|what is) (?:the )?(?:time )?(?:left|remaining) on (?:the |my )?(?P<name>[a-z0-9 ]+?)(?: timer)?",
-    r"how (?:much )?longer (?:on|for|until) (?:the |my )?(?P<name>[a-z0-9 ]+?)(?: timer)?",
-    r"(?:hows|how is) (?:the |my )?(?P<name>[a-z0-9 ]*?)timer(?: doing| going| coming along)?",
-    r"(?:when|what time) (?:does|will) (?:the |my )?(?P<name>[a-z0-9 ]*?)timer (?:go off|ring|end|finish|be done)",
-    r"(?:check|how about) (?:on )?(?:the |my )?(?P<name>[a-z0-9 ]*?)timer",
-    r"how many (?:minutes|seconds|hours) (?:are )?(?:left|remaining) on (?:the |my )?(?P<name>[a-z0-9 ]*?)timer",
-]
-_LIST = [
-    r"(?:what|which) (?:timers|reminders) (?:are there|are running|are set|do i have)(?: running| set| going)?",
-    r"(?:list|show|read)(?: me)? (?:my |the |all )?(?:timers|reminders)(?: and reminders)?",
-    r"do i have any (?:timers|reminders)(?: running| set)?|(?:any|my) (?:timers|reminders)",
-]
-_CANCEL = [
-    r"(?:cancel|stop|delete|remove|clear|turn off|kill|end|get rid of|never mind) (?:(?P<all>all|both|every) )?(?:of )?"
-    r"(?:the |my |that |this )?(?:(?P<name>[a-z0-9 ]+?) )?(?P<kind>timer|reminder)s?"
-    r"(?: for (?:the )?(?P<name2>[a-z0-9 ]+))?",
-]
-_REMIND = [r"remind me (?P<rest>.+)", r"(?:set|create|add|make) (?:me )?a reminder (?P<rest>(?:for |to |that |about )?.+)",
-           r"(?P<when>(?:in|at|on|tomorrow|tonight|this) .+?) remind me (?P<rest>(?:to|that|about) .+)",
-           r"dont let me forget (?P<rest>(?:to|about) .+)"]
-_SPLIT_WORDS = SPLIT_WORDS - {"the"}
-
-
-def _valid(item) -> bool:
-    try:
-        return item["kind"] in ("timer", "reminder") and datetime.fromisoformat(item["due"]).tzinfo is not None
-    except (KeyError, TypeError, ValueError):
-        log.warning("dropping an unreadable timer entry: %r", item)
-        return False
-
-
-def _specific(name: str | None) -> str | None:
-    """'pasta timer' -> 'pasta'; 'timer', 'all', '' -> None (no particular one)."""
-    name = (name or "").removesuffix(" timer").removesuffix(" reminder").strip()
-    return None if name in ("", "all", "all my", "all the", "the", "timer", "timers", "reminder", "reminders") \
-        else name
-
-
-def _rest(slots: dict) -> str:
-    """'in two hours, remind me to stretch': the time said first goes after the task."""
-    return f"{slots['rest']} {slots['when']}" if slots.get("when") else slots["rest"]
-
-
-def _label(item: dict) -> str:
-    if item.get("name"):
-        return f"{item['name']} timer"
-    spoken = format_duration(item.get("duration_s", 0))
-    return re.sub(r"\b(hour|minute|second)s\b", r"\1", spoken) + " timer"
-
-
-def _purpose(what: str) -> str:
-    """'call mom' -> 'to call mom'; 'about the car' and 'that the oven is on' keep their own word."""
-    return what if what.startswith(("about ", "that ")) else f"to {what}"
 
 
 class TimersPlugin(Plugin):
     name = "timers"
     description = "Countdown timers and reminders that speak up when they are due."
     keywords = ("timer", "timers", "remind", "reminder", "reminders", "countdown")
-    examples = ("How much time is left on my timer?", "Cancel my timer.", "Stop the timer.", "What timers do I have?")
+    examples = ("How much time is left on my timer?", "Cancel my timer.", "Stop the timer.", "What timers do I have?",
+                "Pause the timer.", "Resume the timer.")
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.store = JsonStore(ctx.data_dir / "timers.json", {"items": []})
-        self._items: list[dict] = [i for i in self.store.load().get("items", []) if _valid(i)]
+        self.state = TimerState(ctx.data_dir / "timers.json", ctx.now)
         self._changed = asyncio.Event()
         self._task: asyncio.Task | None = None
+
+    @property
+    def _items(self) -> list[dict]:
+        return self.state.items
 
     # ------------------------------------------------------------ wiring
 
     def intents(self) -> list[Intent]:
-        ok_duration = lambda s: parse_duration(s["duration"]) is not None  # noqa: E731
+        has_duration = lambda s: as_duration(s.get("duration")) is not None and short_name(s)  # noqa: E731
         return [
-            Intent("reminder", _REMIND, self._remind, accept=self._is_reminder),
-            Intent("time_left", _LEFT, self._left, read_only=True),
-            Intent("list", _LIST, self._list, read_only=True),
-            Intent("cancel", _CANCEL, self._cancel),
-            Intent("set_timer", _SET, self._set, accept=ok_duration),
-            Intent("set_timer_bare", _SET_BARE, self._ask_duration),
+            Intent("set_timer", "HassStartTimer", self._set, accept=has_duration),
+            Intent("set_timer_bare", "PennyTimerSetBare", self._ask_duration,
+                   accept=lambda s: short_name(s) and as_duration(s.get("name")) is None
+                   and not any(c.isdigit() for c in str(s.get("name") or ""))),
+            Intent("time_left", "HassTimerStatus", self._left, accept=self._names_a_timer, read_only=True),
+            Intent("list", "PennyTimerList", self._list, read_only=True),
+            Intent("cancel", "HassCancelTimer", self._cancel, accept=short_name),
+            Intent("cancel_all", "HassCancelAllTimers", lambda s: self._cancel({**s, "all": True})),
+            Intent("pause", "HassPauseTimer", self._pause, accept=short_name),
+            Intent("resume", "HassUnpauseTimer", self._resume, accept=short_name),
+            Intent("add_time", "HassIncreaseTimer", lambda s: self._adjust(s, 1), accept=has_duration),
+            Intent("remove_time", "HassDecreaseTimer", lambda s: self._adjust(s, -1), accept=has_duration),
+            Intent("reminder", "PennyReminder", self._remind, accept=self._is_reminder),
         ]
 
     def tools(self) -> list[Tool]:
         obj = lambda props, req=(): {"type": "object", "properties": props, "required": list(req)}  # noqa: E731
+        name = {"name": {"type": "string", "description": "optional label, e.g. 'pasta'"}}
         return [
             Tool("set_timer", "Start a countdown timer.",
                  obj({"duration": {"type": "string", "description": "e.g. '10 minutes', '1 hour 30 minutes'"},
-                      "name": {"type": "string", "description": "optional label, e.g. 'pasta'"}}, ["duration"]),
-                 lambda a: self._set({"duration": str(a.get("duration", "")), "name": a.get("name")})),
+                      **name}, ["duration"]), self._set),
             Tool("set_reminder", "Remind the user of something at a time.",
                  obj({"text": {"type": "string", "description": "what to remind about"},
                       "when": {"type": "string", "description": "ISO 8601 local time or words like 'tomorrow at 9 am'"}},
@@ -135,7 +75,11 @@ class TimersPlugin(Plugin):
                  self._list, read_only=True),
             Tool("cancel_timer", "Cancel a timer or reminder by name (or the only one).",
                  obj({"name": {"type": "string"}, "kind": {"type": "string", "enum": ["timer", "reminder"]}}),
-                 lambda a: self._cancel({"name": a.get("name"), "kind": a.get("kind") or "timer"})),
+                 self._cancel),
+            Tool("change_timer", "Pause, resume, or add or take time off a running timer.",
+                 obj({"action": {"type": "string", "enum": ["pause", "resume", "add", "remove"]}, **name,
+                      "duration": {"type": "string", "description": "for add/remove, e.g. '5 minutes'"}},
+                     ["action"]), self._change_tool),
         ]
 
     async def start(self) -> None:
@@ -145,21 +89,11 @@ class TimersPlugin(Plugin):
     async def aclose(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
             self._task = None
 
     # ------------------------------------------------------------ scheduler
-
-    def _add(self, item: dict) -> None:
-        self._items.append(item)
-        self._save()
-
-    def _save(self) -> None:
-        self.store.save({"items": self._items})
-        self._changed.set()
 
     async def _scheduler(self) -> None:
         while True:
@@ -175,20 +109,20 @@ class TimersPlugin(Plugin):
         """Fire what is due, then wait until the next item is due or the list changes."""
         self._changed.clear()
         now = self.ctx.now()
-        due = [i for i in self._items if datetime.fromisoformat(i["due"]) <= now]
+        due = self.state.due(now)
         if due:
-            self._items = [i for i in self._items if i not in due]
-            for item in sorted(due, key=lambda i: i["due"]):
+            self.state.items = [i for i in self.state.items if i not in due]
+            for item in sorted(due, key=lambda i: datetime.fromisoformat(i["due"])):
                 await self._fire(item, now)
             try:
-                self._save()
+                self.state.save()
             except OSError:
                 log.exception("could not save timers; a fired one may fire again after a restart")
             return
-        if not self._items:
+        nxt = self.state.next_due()
+        if nxt is None:  # nothing running (paused timers wait for a resume)
             await self._changed.wait()
             return
-        nxt = min(datetime.fromisoformat(i["due"]) for i in self._items)
         sleeper = asyncio.ensure_future(self.ctx.clock.sleep_until(nxt))
         changed = asyncio.ensure_future(self._changed.wait())
         try:
@@ -198,98 +132,148 @@ class TimersPlugin(Plugin):
                 t.cancel()
 
     async def _fire(self, item: dict, now: datetime) -> None:
-        late = now - datetime.fromisoformat(item["due"]) > timedelta(minutes=2)
-        if item["kind"] == "timer":
-            text = f"Your {_label(item)} is done." if not late else f"Your {_label(item)} finished while I was away."
-        else:
-            what = item["name"] or "you asked me to remind you"
-            text = f"Reminder: {what}." if not late else (
-                f"I missed a reminder {when_label(datetime.fromisoformat(item['due']), now)}: {what}.")
         try:
-            await self.ctx.emit_alert(Alert(kind=item["kind"], text=text, id=item["id"]))
+            await self.ctx.emit_alert(Alert(kind=item["kind"], text=alert_text(item, now), id=item["id"]))
         except Exception:
             log.exception("could not deliver alert %s", item["id"])
 
-    # ------------------------------------------------------------ handlers
+    # ------------------------------------------------------------ timers
 
     async def _set(self, slots: dict) -> SkillResult:
-        duration = parse_duration(slots.get("duration") or "")
+        duration = as_duration(slots.get("duration"))
         if duration is None:
             return SkillResult("Sorry, how long should the timer be?", {"error": "bad-duration"})
         if duration > timedelta(days=1):
-            return SkillResult("Timers can run for up to a day. For later than that, ask me for a reminder.")
-        name = (slots.get("name") or slots.get("name2") or "").strip() or None
-        now = self.ctx.now()
-        due = (now.astimezone(timezone.utc) + duration).astimezone(now.tzinfo)  # exact across DST changes
-        item = {"id": uuid.uuid4().hex[:8], "kind": "timer", "name": name, "due": due.isoformat(),
-                "duration_s": duration.total_seconds(), "created": now.isoformat()}
-        self._add(item)
-        spoken = format_duration(duration)
-        return SkillResult(f"Okay, {name + ' timer' if name else 'timer'} set for {spoken}.", {"timer": item})
+            return SkillResult("Timers can run for up to a day. For later than that, ask me for a reminder.",
+                               {"error": "too-long"})
+        name = specific(slots.get("name"))
+        item = self.state.add_timer(name, duration, self.ctx.now())
+        self._changed.set()
+        return SkillResult(f"Okay, {name + ' timer' if name else 'timer'} set for {format_duration(duration)}.",
+                           {"timer": item})
 
     async def _ask_duration(self, slots: dict) -> SkillResult:
-        name = slots.get("name")
+        name = specific(slots.get("name"))
         return SkillResult(f"How long should the {name + ' ' if name else ''}timer be?", {"error": "no-duration"})
 
-    def _pending(self, kind: str | None = None) -> list[dict]:
-        return sorted((i for i in self._items if kind is None or i["kind"] == kind), key=lambda i: i["due"])
+    def _none(self, slots: dict, kind: str = "timer", verb: str = "running") -> SkillResult:
+        name = specific(slots.get("name"))
+        what = f"a {name} {kind}" if name else f"that {kind}" if slots.get("start_duration") else f"any {kind}s"
+        return SkillResult(f"You don't have {what} {verb}.", {"timers": []})
 
-    def _matching(self, name: str | None, kind: str) -> list[dict]:
-        items = self._pending(kind)
-        name = _specific(name)
-        if not name:
-            return items
-        dur = parse_duration(name)
-        words = set(name.split())
-        return [i for i in items if (i.get("name") and words <= set(i["name"].split()))
-                or (dur is not None and abs(i.get("duration_s", -1) - dur.total_seconds()) < 1)]
+    def _names_a_timer(self, slots: dict) -> bool:
+        """'how long until the pasta is done' asks about a timer only while a pasta timer runs."""
+        return short_name(slots) and ("running" not in slots or bool(self.state.matching(slots["running"])))
 
     async def _left(self, slots: dict) -> SkillResult:
         now = self.ctx.now()
-        name = _specific(slots.get("name"))
-        timers = self._matching(name, "timer")
+        timers = self.state.matching(slots.get("name") or slots.get("running"), "timer", slots.get("start_duration"))
         if not timers:
-            what = f"a {name} timer" if name else "any timers"
-            return SkillResult(f"You don't have {what} running.", {"timers": []})
-        parts = [f"{format_duration(datetime.fromisoformat(i['due']) - now)} left on your {_label(i)}" for i in timers]
-        return SkillResult(join_list(parts).capitalize() + ".", {"timers": timers})
+            return self._none(slots)
+        text = join_list([self.state.describe(i, now) for i in timers])
+        return SkillResult(text[0].upper() + text[1:] + ".", {"timers": timers})
 
     async def _list(self, slots: dict) -> SkillResult:
         now = self.ctx.now()
-        timers, reminders = self._pending("timer"), self._pending("reminder")
+        timers, reminders = self.state.pending("timer"), self.state.pending("reminder")
         if not timers and not reminders:
             return SkillResult("You have no timers or reminders.", {"timers": [], "reminders": []})
-        parts = [f"your {_label(i)} has {format_duration(datetime.fromisoformat(i['due']) - now)} left" for i in timers]
-        parts += [f"a reminder {when_label(datetime.fromisoformat(i['due']), now)} {_purpose(i['name'])}"
-                  if i["name"] else f"a reminder {when_label(datetime.fromisoformat(i['due']), now)}" for i in reminders]
+        parts = [self.state.describe(i, now, listing=True) for i in timers]
+        parts += [f"a reminder {when_label(datetime.fromisoformat(i['due']), now)}"
+                  + (f" {purpose(i['name'])}" if i["name"] else "") for i in reminders]
         return SkillResult(join_list(parts).capitalize() + ".", {"timers": timers, "reminders": reminders})
 
-    async def _cancel(self, slots: dict) -> SkillResult:
-        kind = slots.get("kind") or "timer"
-        name = _specific(slots.get("name") or slots.get("name2"))
-        found = self._matching(name, kind)
+    def _found(self, slots: dict, kind: str = "timer") -> list[dict]:
+        name = specific(slots.get("name"))
+        if kind == "reminder" and name:
+            name = second_person(name)
+        return self.state.matching(name, kind, slots.get("start_duration"))
+
+    def _one(self, slots: dict, verb: str) -> tuple[dict | None, SkillResult | None]:
+        """The single timer a request means, or what to say instead (none, or which one?)."""
+        found = self._found(slots)
         if not found:
-            return SkillResult(f"You don't have {'that ' + kind if name else 'any ' + kind + 's'} to cancel.",
-                               {"cancelled": []})
-        everything = bool(slots.get("all"))
-        if len(found) > 1 and not everything and name is None:
-            names = join_list([_label(i) if kind == "timer" else i["name"] or "a reminder" for i in found])
-            return SkillResult(f"You have {plural(len(found), kind)}: {names}. Which one should I cancel?",
-                               {"candidates": found})
-        ids = {i["id"] for i in found}
-        self._items = [i for i in self._items if i["id"] not in ids]
-        self._save()
-        said = _label(found[0]) if kind == "timer" else "reminder"
+            return None, self._none(slots, "timer", "to " + verb)
+        if len(found) > 1:
+            return None, self._which(found, "timer", verb)
+        return found[0], None
+
+    @staticmethod
+    def _which(found: list[dict], kind: str, verb: str) -> SkillResult:
+        names = join_list([label(i) if kind == "timer" else i["name"] or "a reminder" for i in found])
+        return SkillResult(f"You have {plural(len(found), kind)}: {names}. Which one should I {verb}?",
+                           {"candidates": found})
+
+    async def _cancel(self, slots: dict) -> SkillResult:
+        kind = slots.get("kind") if slots.get("kind") in ("timer", "reminder") else "timer"
+        found = self._found(slots, kind)
+        if not found:
+            return self._none(slots, kind, "to cancel")
+        named = specific(slots.get("name")) or slots.get("start_duration")
+        if len(found) > 1 and not slots.get("all") and not named:
+            return self._which(found, kind, "cancel")
+        self.state.remove(found)
+        self._changed.set()
+        said = label(found[0]) if kind == "timer" else "reminder"
         text = f"Cancelled your {said}." if len(found) == 1 else f"Cancelled {plural(len(found), kind)}."
         return SkillResult(text, {"cancelled": found})
 
+    async def _pause(self, slots: dict) -> SkillResult:
+        item, answer = self._one(slots, "pause")
+        if answer is not None:
+            return answer
+        now = self.ctx.now()
+        if not self.state.pause(item, now):
+            return SkillResult(f"Your {label(item)} is already paused.", {"timer": item, "error": "already-paused"})
+        self._changed.set()
+        return SkillResult(f"Paused your {label(item)} with {format_duration(self.state.left(item, now))} left.",
+                           {"timer": item})
+
+    async def _resume(self, slots: dict) -> SkillResult:
+        item, answer = self._one(slots, "resume")
+        if answer is not None:
+            return answer
+        if not self.state.resume(item, now := self.ctx.now()):
+            return SkillResult(f"Your {label(item)} isn't paused.", {"timer": item, "error": "not-paused"})
+        self._changed.set()
+        return SkillResult(f"Resumed your {label(item)}; {format_duration(self.state.left(item, now))} to go.",
+                           {"timer": item})
+
+    async def _adjust(self, slots: dict, sign: int) -> SkillResult:
+        delta = as_duration(slots.get("duration"))
+        if delta is None:
+            return SkillResult("Sorry, how much time should I change it by?", {"error": "bad-duration"})
+        item, answer = self._one(slots, "change")
+        if answer is not None:
+            return answer
+        left = self.state.adjust(item, delta * sign, self.ctx.now())
+        self._changed.set()
+        verb = "Added" if sign > 0 else "Took"
+        where = "to" if sign > 0 else "off"
+        tail = f"{format_duration(left)} left" if left else "it's done"
+        return SkillResult(f"{verb} {format_duration(delta)} {where} your {label(item)}; {tail}.", {"timer": item})
+
+    async def _change_tool(self, args: dict) -> SkillResult:
+        action = str(args.get("action") or "")
+        slots = {"name": args.get("name"), "duration": args.get("duration")}
+        if action in ("add", "remove"):
+            return await self._adjust(slots, 1 if action == "add" else -1)
+        if action not in ("pause", "resume"):
+            return SkillResult("Sorry, I can pause, resume, or add or take time off a timer.", {"error": "action"})
+        return await (self._pause if action == "pause" else self._resume)(slots)
+
+    # ------------------------------------------------------------ reminders
+
     def _is_reminder(self, slots: dict) -> bool:
         """'remind me to ...' always; 'remind me what X is' only when it holds a time."""
-        rest = _rest(slots)
-        return rest.startswith(("to ", "that ", "about ")) or self._split_reminder(rest)[1] is not None
+        leads = tuple(w + " " for w in LEADS)
+        if slots.get("when"):  # "in two hours remind me to stretch": both halves must be what they seem
+            return str(slots.get("rest")).startswith(leads) and bool(parse_when(str(slots["when"]), self.ctx.now()))
+        rest = rest_of(slots)
+        return rest.startswith(leads) or split_reminder(self.ctx.now(), rest)[1] is not None
 
     async def _remind(self, slots: dict) -> SkillResult:
-        what, when = self._split_reminder(_rest(slots))
+        what, when = split_reminder(self.ctx.now(), rest_of(slots))
         if when is None:
             return SkillResult("Sorry, I couldn't tell when to remind you. You can say something like: "
                                "remind me to call mom at 5 pm.", {"error": "bad-date"})
@@ -297,46 +281,17 @@ class TimersPlugin(Plugin):
 
     async def _remind_tool(self, args: dict) -> SkillResult:
         text, raw = str(args.get("text") or ""), str(args.get("when") or "")
-        now = self.ctx.now()
-        try:
-            due = datetime.fromisoformat(raw)
-            due = due.replace(tzinfo=self.ctx.tz) if due.tzinfo is None else due
-        except ValueError:
-            parsed = parse_when(raw, now)
-            due = None if parsed is None else parsed.start if parsed.has_time else \
-                datetime.combine(parsed.start.date(), time(9, 0), tzinfo=self.ctx.tz)
+        due = reminder_due(raw, self.ctx.now())
         if due is None:
             return SkillResult(f"Sorry, I couldn't understand the time '{raw}'.", {"error": "bad-date"})
         return self._add_reminder(text, due)
-
-    def _split_reminder(self, rest: str) -> tuple[str, datetime | None]:
-        now = self.ctx.now()
-        words = rest.split()
-        found = None
-        if words and words[0] in ("to", "that", "about"):  # "to call mom at 5 pm": the time is a tail
-            found = split_what_when(words[1:] if words[0] == "to" else words, now, _SPLIT_WORDS)
-        else:  # "at 5 pm to call mom", "tomorrow at 9 about the car", "in an hour"
-            for fallback in (False, True):
-                for i in range(1, len(words)):
-                    if words[i] in ("to", "that", "about") and not found:
-                        when = parse_when(" ".join(words[:i]), now, fallback=fallback)
-                        found = (" ".join(words[i + (words[i] == "to"):]), when) if when else None
-            if not found and (when := parse_when(rest, now)):
-                found = ("", when)
-        if not found:
-            return " ".join(words[1:] if words and words[0] in ("to", "that", "about") else words), None
-        what, when = found
-        start = when.start if when.has_time else datetime.combine(when.start.date(), time(9, 0),
-                                                                    tzinfo=when.start.tzinfo)
-        return what, start
 
     def _add_reminder(self, what: str, due: datetime) -> SkillResult:
         now = self.ctx.now()
         if due <= now:
             return SkillResult(f"That time, {when_label(due, now)}, has already passed.", {"error": "past"})
         what = second_person(what.strip().rstrip("."))
-        item = {"id": uuid.uuid4().hex[:8], "kind": "reminder", "name": what, "due": due.isoformat(),
-                "created": now.isoformat()}
-        self._add(item)
-        about = f" {_purpose(what)}" if what else ""
+        item = self.state.add("reminder", what, now, due)
+        self._changed.set()
+        about = f" {purpose(what)}" if what else ""
         return SkillResult(f"Okay, I'll remind you{about} {when_label(due, now)}.", {"reminder": item})

@@ -9,18 +9,6 @@ from penny.plugins.speech import WEEKDAYS
 
 log = logging.getLogger("penny.plugins.weather")
 
-_WHEN = r"(?: (?P<when>today|tomorrow|now|right now|outside|this morning|this afternoon|tonight|later|this week))?"
-_INTENTS = [
-    r"(?:whats|what is|hows|how is|how does) the weather(?: look)?(?: like)?(?: outside)?" + _WHEN + r"(?: outside)?",
-    r"(?:whats|what is) the (?:weather )?forecast(?: for)?" + _WHEN,
-    r"(?:whats|what is|hows|how is) the weather (?:going to be|gonna be|looking)(?: like)?" + _WHEN,
-    r"(?:the )?weather(?: forecast| report)?(?: for)?" + _WHEN,
-    r"(?:will|is) it (?:going to |gonna )?(?:rain|snow|be (?:hot|cold|warm|sunny|windy|nice|rainy))" + _WHEN,
-    r"is it (?:raining|snowing|cold|hot|warm|sunny|windy)(?: outside)?(?: right now| now)?",
-    r"(?:do i need|should i (?:take|bring|wear|grab)) (?:an umbrella|a jacket|a coat|a sweater|sunscreen)" + _WHEN,
-    r"how (?:hot|cold|warm) (?:will|is) it (?:going to )?(?:get|be)" + _WHEN,
-    r"(?:whats|what is|hows) the temperature(?: outside)?" + _WHEN + r"|how (?:hot|cold|warm) is it(?: outside)?(?: today)?",
-]
 _CODES = {0: "clear", 1: "mostly clear", 2: "partly cloudy", 3: "overcast", 45: "foggy", 48: "foggy",
           51: "light drizzle", 53: "drizzle", 55: "heavy drizzle", 56: "freezing drizzle", 57: "freezing drizzle",
           61: "light rain", 63: "rain", 65: "heavy rain", 66: "freezing rain", 67: "freezing rain",
@@ -42,12 +30,15 @@ class WeatherPlugin(Plugin):
         self._cache: tuple[float, dict] | None = None
 
     def intents(self) -> list[Intent]:
-        return [Intent("weather", _INTENTS, self._answer, read_only=True)]
+        # Sentences: Home Assistant's HassGetWeather plus sentences/en/weather.yaml; `when` is one of
+        # now, today, tomorrow, this week (the list there maps "tonight", "right now"... onto those).
+        return [Intent("weather", "HassGetWeather", self._answer, read_only=True)]
 
     def tools(self) -> list[Tool]:
         return [Tool("get_weather", "Current weather and the forecast for the user's home location.",
-                     {"type": "object", "properties": {"day": {"type": "string", "enum": ["now", "today", "tomorrow"],
-                                                               "description": "which forecast; default now"}}},
+                     {"type": "object", "properties": {"day": {
+                         "type": "string", "enum": ["now", "today", "tomorrow", "this week"],
+                         "description": "which forecast; default now"}}},
                      lambda a: self._answer({"when": a.get("day") or "now"}), read_only=True)]
 
     async def _fetch(self) -> dict:
@@ -90,7 +81,7 @@ class WeatherPlugin(Plugin):
             cur = data["current"]
             sky = _CODES.get(int(cur["weather_code"]), "")
             text = f"It's {round(cur['temperature_2m'])} degrees{' and ' + sky if sky else ''}{place}."
-            return SkillResult(text, {"current": cur})
+            return SkillResult(text, {"current": cur, "units": self._unit()})
         daily = data["daily"]
         days = [0, 1, 2] if when == "this week" else [1] if when == "tomorrow" else [0]
         parts = []
@@ -102,7 +93,10 @@ class WeatherPlugin(Plugin):
             parts.append(f"{label}{place if i == days[0] else ''}: {sky}, high of "
                          f"{round(daily['temperature_2m_max'][i])}, low of {round(daily['temperature_2m_min'][i])}"
                          f"{chance}.")
-        return SkillResult(" ".join(parts), {"daily": daily, "when": when})
+        return SkillResult(" ".join(parts), {"daily": daily, "when": when, "units": self._unit()})
+
+    def _unit(self) -> str:
+        return "°F" if self.ctx.settings.units == "fahrenheit" else "°C"
 
     @staticmethod
     def _weekday(iso: str) -> str:

@@ -47,6 +47,16 @@ def resolve_model(name: str) -> Path:
     return Path(found)
 
 
+def language(cfg) -> str | None:
+    """Whisper's language: stt.language if set, else assistant.language (penny.languages); only a whole
+    config has the latter, and an English-only model stays on English."""
+    if not hasattr(cfg, "assistant"):
+        return _section(cfg).language
+    from penny.languages import stt_language
+
+    return stt_language(cfg)[0]
+
+
 def build_stt(cfg):
     scfg = _section(cfg)
     key = scfg.provider.strip().lower().replace("-", "_")
@@ -55,7 +65,7 @@ def build_stt(cfg):
     from penny.adapters.stt.faster_whisper import FasterWhisperSTT
 
     return FasterWhisperSTT(str(resolve_model(scfg.model)), model_name=scfg.model, device=scfg.device,
-                            compute_type=scfg.compute_type, beam_size=scfg.beam_size, language=scfg.language,
+                            compute_type=scfg.compute_type, beam_size=scfg.beam_size, language=language(cfg),
                             initial_prompt=scfg.initial_prompt, cpu_threads=scfg.cpu_threads,
                             no_speech_threshold=scfg.no_speech_threshold, short_window_s=scfg.short_window_s,
                             hypotheses=scfg.hypotheses)
@@ -64,16 +74,24 @@ def build_stt(cfg):
 def doctor_checks(cfg) -> list:
     import time
 
-    from penny.doctor import FAIL, OK, Check
+    from penny.doctor import FAIL, OK, WARN, Check
 
     scfg = _section(cfg)
+    checks = []
+    if hasattr(cfg, "assistant"):
+        from penny.languages import stt_language
+
+        _, warning, fix = stt_language(cfg)
+        if warning:
+            checks.append(Check("stt", WARN, warning, fix=fix, required=False))
     try:
         stt = build_stt(cfg)
         t0 = time.perf_counter()
         stt.warmup()
-        return [Check("stt", OK, f"faster-whisper {scfg.model} ({scfg.device}/{scfg.compute_type}) "
-                                 f"loaded in {time.perf_counter() - t0:.1f}s")]
+        return checks + [Check("stt", OK, f"faster-whisper {scfg.model} ({scfg.device}/{scfg.compute_type}, "
+                                          f"language {stt.language or 'detected'}) "
+                                          f"loaded in {time.perf_counter() - t0:.1f}s")]
     except (ModelNotFound, ConfigError) as exc:
-        return [Check("stt", FAIL, exc.message, fix=exc.hint or "")]
+        return checks + [Check("stt", FAIL, exc.message, fix=exc.hint or "")]
     except Exception as exc:
-        return [Check("stt", FAIL, f"{type(exc).__name__}: {exc}", fix="Check the stt section of penny_config.json.")]
+        return checks + [Check("stt", FAIL, f"{type(exc).__name__}: {exc}", fix="Check the stt section of penny_config.json.")]

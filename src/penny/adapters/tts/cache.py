@@ -31,9 +31,9 @@ STALE_TEMP_S = 600
 
 
 @functools.lru_cache(maxsize=4096)
-def normalise(text: str) -> str:
+def normalise(text: str, language: str = "en") -> str:
     """The text a voice is given, and the text part of the cache key."""
-    return speakable(text)
+    return speakable(text, language)
 
 
 def _digest(engine_key: str, text: str) -> str:
@@ -164,8 +164,9 @@ def _join(chunks: list[AudioChunk]) -> AudioChunk:
 
 class CachedTTS:
     def __init__(self, inner, disk: DiskCache | None = None, memory_items: int = 256,
-                 memory_max_bytes: int = 64 * 2**20):
+                 memory_max_bytes: int = 64 * 2**20, language: str = "en"):
         self.inner = inner
+        self.language = language  # assistant.language: how numbers are read (core/speakable.py)
         self.disk = disk
         self.memory_items = memory_items
         self.memory_max_bytes = memory_max_bytes
@@ -187,7 +188,7 @@ class CachedTTS:
 
     def lookup(self, text: str) -> AudioChunk | None:
         """The cached audio for `text` (memory, then disk), or None."""
-        return self._get(normalise(text))
+        return self._get(normalise(text, self.language))
 
     def _get(self, norm: str) -> AudioChunk | None:
         key = (self.inner.cache_key(), norm)
@@ -215,7 +216,7 @@ class CachedTTS:
             self._memory_bytes -= evicted.samples.nbytes
 
     async def synthesize(self, text: str) -> AsyncIterator[AudioChunk]:
-        norm = normalise(text)
+        norm = normalise(text, self.language)
         if not norm:
             return
         hit = self._get(norm)

@@ -46,6 +46,31 @@ def build_engine(name: str, cfg, voice: str | None = None):
     return GTTS(voice or tcfg.language, slow=tcfg.length_scale > 1.5)
 
 
+def language_voices(cfg, engine: str | None = None) -> tuple[str, dict[str, str]]:
+    """The engine to speak with and each engine's voice for assistant.language (penny.languages): a Piper
+    voice in another language gives way to espeak-ng's voice for it. Only a whole config has a language."""
+    tcfg = _section(cfg)
+    primary = canonical(engine or tcfg.provider)
+    if not hasattr(cfg, "assistant"):
+        return primary, {}
+    from penny import languages
+
+    lang = languages.base(cfg.assistant.language)
+    if lang == "en":
+        return primary, {}
+    plan = languages.voice(cfg)
+    voices: dict[str, str] = {}
+    if "espeak_voice" not in tcfg.model_fields_set and (found := languages.espeak_voice(lang)):
+        voices["espeak"] = found
+    if "language" not in tcfg.model_fields_set:
+        voices["gtts"] = lang
+    if engine is None:
+        primary = plan.engine
+        if plan.voice:
+            voices[primary] = plan.voice
+    return primary, voices
+
+
 def cache_dir(cfg) -> str:
     from penny.config import user_data_dir
 
@@ -59,12 +84,14 @@ def build_tts(cfg, *, engine: str | None = None, voice: str | None = None, cache
     from penny.adapters.tts.fallback import FallbackTTS
 
     tcfg = _section(cfg)
-    primary_name = canonical(engine or tcfg.provider)
+    primary_name, voices = language_voices(cfg, engine)
+    if voice:
+        voices[primary_name] = voice
     names = [primary_name] + [n for n in dict.fromkeys(canonical(f) for f in tcfg.fallbacks) if n != primary_name]
     engines, errors = [], []
     for i, name in enumerate(names):
         try:
-            engines.append(build_engine(name, tcfg, voice if i == 0 else None))
+            engines.append(build_engine(name, tcfg, voices.get(name)))
         except PennyError as exc:  # e.g. a missing Piper voice: the fallback still speaks
             if i == 0 and len(names) == 1:
                 raise
@@ -77,7 +104,9 @@ def build_tts(cfg, *, engine: str | None = None, voice: str | None = None, cache
         logging.getLogger("penny.tts").warning("TTS engine unavailable, using %s: %s", engines[0].name, errors[0])
     use_cache = tcfg.cache.enabled if cache is None else cache
     disk = DiskCache(cache_dir(tcfg), tcfg.cache.max_mb * 2**20) if use_cache else None
-    return CachedTTS(FallbackTTS(engines), disk=disk, memory_items=tcfg.cache.memory_items if use_cache else 0)
+    language = cfg.assistant.language if hasattr(cfg, "assistant") else "en"
+    return CachedTTS(FallbackTTS(engines), disk=disk, memory_items=tcfg.cache.memory_items if use_cache else 0,
+                     language=language)
 
 
 def list_voices(cfg=None) -> list[dict]:
@@ -112,6 +141,15 @@ def doctor_checks(cfg) -> list:
         names = [provider] + [canonical(f) for f in tcfg.fallbacks]
     except ConfigError as exc:
         return [Check("tts", FAIL, exc.message)]
+    if hasattr(cfg, "assistant"):
+        from penny import languages
+
+        plan = languages.voice(cfg)
+        if plan.language != "en":
+            checks.append(Check("tts", WARN if plan.notes else OK,
+                                f"{languages.name(plan.language)}: {plan.engine} speaks"
+                                f"{' with voice ' + plan.voice if plan.voice else ''}"
+                                + "".join(f"; {n}" for n in plan.notes), fix="; ".join(plan.fixes), required=False))
     if "piper" in names:
         try:
             engine = build_engine("piper", tcfg)
@@ -147,7 +185,7 @@ async def speak(tts, text: str, sink) -> dict:
     from penny.core.sentences import split_sentences
 
     audio_s, used = 0.0, []
-    for sentence in split_sentences(text):
+    for sentence in split_sentences(text, getattr(tts, "language", "en")):
         async for chunk in tts.synthesize(sentence):
             audio_s += chunk.duration_s
             await sink.write(chunk)

@@ -1,0 +1,31 @@
+"""Text as a transcript looks: 'Hey Penny, what's the time?' -> 'whats the time'.
+
+Used for wildcard slot values and for comparing phrasings; hassil itself matches the original text.
+"""
+from __future__ import annotations
+
+import re
+
+_PREFIX = re.compile(
+    r"^(?:(?:hey|ok|okay|hi) )?(?:penny )?"
+    r"(?:(?:please|can you|could you|would you|will you|can you please|could you please|"
+    r"i want you to|id like you to|i need you to|go ahead and) )*")
+_SUFFIX = re.compile(r"(?: (?:please|thanks|thank you|penny|for me please))+$")
+
+
+def clean(text: str) -> str:
+    """What hassil is given: the user's words with 'a.m.' and curly quotes made plain."""
+    t = text.replace("’", "'").replace("A.M.", "am").replace("P.M.", "pm")
+    t = re.sub(r"(?i)\b([ap])\.m\.", lambda m: m.group(1).lower() + "m", t)
+    return " ".join(t.split())
+
+
+def normalize(text: str) -> str:
+    t = clean(text).lower()
+    t = re.sub(r"(?<=\d)[.:](?=\d)", lambda m: "\x02" if m.group() == ":" else "\x01", t)
+    t = re.sub(r"(?<=\d)-(?=\d)", "\x00", t)
+    t = t.replace("'", "")
+    t = re.sub(r"[^\w\x00\x01\x02 ]+", " ", t)
+    t = t.replace("\x00", "-").replace("\x01", ".").replace("\x02", ":")
+    t = " ".join(t.split())
+    return _SUFFIX.sub("", _PREFIX.sub("", t)).strip()
