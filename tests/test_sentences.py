@@ -142,4 +142,4 @@ def test_ordinals_and_years():
     assert [ordinal_words(n) for n in (1, 2, 3, 12, 20, 21, 100)] == [
         "first", "second", "third", "twelfth", "twentieth", "twenty-first", "one hundredth"]
     assert [year_words(y) for y in (1905, 1900, 2000, 2007, 2024)] == [
-        "nineteen oh five", "nineteen hundred", "two thousand", "two thousand seven", "twenty twenty-four"]
+        "nineteen oh-five", "nineteen hundred", "two thousand", "two thousand seven", "twenty twenty-four"]

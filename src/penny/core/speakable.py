@@ -5,63 +5,47 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-         "fourteen fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
-_ORD_IRREGULAR = {"one": "first", "two": "second", "three": "third", "five": "fifth",
-                  "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
 MONTHS = ("January February March April May June July August September October "
           "November December").split()
 _MONTH_RE = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
              r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
 
 
+@lru_cache(maxsize=1)
+def _rbnf():
+    from unicode_rbnf import RbnfEngine
+
+    return RbnfEngine.for_language("en")
+
+
+def _spell(n: int, purpose=None) -> str:
+    """CLDR's own spelling of `n` (unicode-rbnf, as Home Assistant uses), not a hand-kept table."""
+    return _rbnf().format_number(n, purpose).text
+
+
 def number_words(n: int) -> str:
     """12 -> 'twelve', 1500 -> 'one thousand five hundred' (US style, no 'and')."""
-    if n < 0:
-        return "minus " + number_words(-n)
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        t, o = divmod(n, 10)
-        return _TENS[t] + ("-" + _ONES[o] if o else "")
-    if n < 1000:
-        h, r = divmod(n, 100)
-        return _ONES[h] + " hundred" + (" " + number_words(r) if r else "")
-    for value, name in _SCALES:
-        if n >= value:
-            q, r = divmod(n, value)
-            return number_words(q) + " " + name + (" " + number_words(r) if r else "")
-    raise AssertionError("unreachable")
+    return _spell(n)
 
 
 def ordinal_words(n: int) -> str:
     """3 -> 'third', 21 -> 'twenty-first', 40 -> 'fortieth'."""
-    words = number_words(n)
-    head, sep, last = words.rpartition("-") if "-" in words.split(" ")[-1] else words.rpartition(" ")
-    if last in _ORD_IRREGULAR:
-        last = _ORD_IRREGULAR[last]
-    elif last.endswith("y"):
-        last = last[:-1] + "ieth"
-    else:
-        last += "th"
-    return head + sep + last
+    from unicode_rbnf import FormatPurpose
+
+    return _spell(n, FormatPurpose.ORDINAL)
 
 
 def year_words(y: int) -> str:
     """1999 -> 'nineteen ninety-nine', 2005 -> 'two thousand five', 2024 -> 'twenty twenty-four'."""
-    if not 1000 <= y <= 2099 or 2000 <= y < 2010:
-        return number_words(y)
-    hi, lo = divmod(y, 100)
-    if lo == 0:
-        return number_words(hi) + " hundred"
-    return number_words(hi) + (" oh " + _ONES[lo] if lo < 10 else " " + number_words(lo))
+    from unicode_rbnf import FormatPurpose
+
+    return _spell(y, FormatPurpose.YEAR)
 
 
 def _digits(s: str) -> str:
-    return " ".join(_ONES[int(c)] for c in s)
+    return " ".join(number_words(int(c)) for c in s)
 
 
 def _int_words(s: str) -> str:
@@ -166,7 +150,7 @@ def _sub_time(m: re.Match) -> str:
     if mins == 0:
         words += "" if ampm else " o'clock"
     else:
-        words += (" oh " + _ONES[mins]) if mins < 10 else " " + number_words(mins)
+        words += (" oh " + number_words(mins)) if mins < 10 else " " + number_words(mins)
     return words + (f" {ampm.lower()} m" if ampm else "")
 
 

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-_SMALL = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-          "fifteen sixteen seventeen eighteen nineteen twenty").split()
 MONTHS = ("january february march april may june july august september october november december").split()
 WEEKDAYS = ("monday tuesday wednesday thursday friday saturday sunday").split()
 
 
 def number_word(n: int) -> str:
-    return _SMALL[n] if 0 <= n < len(_SMALL) else str(n)
+    """Small counts as words ("three things"), larger ones as digits (the voice reads those itself)."""
+    from penny.core.speakable import number_words
+
+    return number_words(n) if 0 <= n <= 20 else str(n)
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
