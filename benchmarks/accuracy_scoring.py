@@ -18,7 +18,7 @@ CLOCK_AT = (8, 17)
 WEATHER = {"current": {"temperature_2m": 17.2, "weather_code": 2, "wind_speed_10m": 9.0},
            "daily": {"time": [], "weather_code": [61, 1, 3], "temperature_2m_max": [19.4, 23.1, 21.0],
                      "temperature_2m_min": [8.6, 11.2, 12.0], "precipitation_probability_max": [70, 10, 20]}}
-TASK_INTENTS = {"time": ("clock.time",), "date": ("clock.date",), "calendar_read": ("calendar.read", "calendar.next"),
+TASK_INTENTS = {"time": ("clock.time",), "date": ("clock.date",), "calendar_read": ("calendar.read", "calendar.next", "calendar.find"),
                 "calendar_add": ("calendar.add",), "timer_set": ("timers.set_timer",),
                 "timer_query": ("timers.time_left", "timers.list"), "timer_cancel": ("timers.cancel", "timers.cancel_all"),
                 "reminder": ("timers.reminder",), "note_add": ("notes.remember",),

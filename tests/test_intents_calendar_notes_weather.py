@@ -343,6 +343,18 @@ async def test_calendar_add_from_slots_and_veto(tmp_path):
     assert r.text == "You have one thing on Friday: Lunch with sam at noon."
 
 
+async def test_when_is_an_event_the_calendar_has(tmp_path):
+    reg, _ = make_registry(tmp_path, calendar={"sources": [str(tmp_path / "c.ics")]})
+    await reg.handle_text("s", "put lunch with sam on my calendar for friday at noon")
+    await reg.handle_text("s", "yes")
+    assert reg.route("when is my dentist appointment") is None  # a title the calendar never showed: the LLM
+    assert reg.route("when is lunch with sam") is None  # titles are learnt by reading the calendar
+    await reg.handle_text("s", "what's on my calendar this week")
+    assert (await reg.handle_text("s", "When is lunch with Sam?")).text == "Lunch with sam is on Friday at noon."
+    assert (await reg.handle_text("s", "what time is my lunch")).text == "Lunch with sam is on Friday at noon."
+    assert reg.route("what time is it").plugin == "clock" and reg.route("when is christmas") is None
+
+
 @pytest.mark.parametrize("text,read_only", [
     ("what's on my calendar tomorrow", True), ("what's my next appointment", True),
     ("add a dentist appointment next tuesday at 3 pm", False), ("what's the weather tomorrow", True),

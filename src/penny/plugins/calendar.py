@@ -94,7 +94,10 @@ class CalendarPlugin(Plugin):
         ok_add = lambda s: self._parse_add(s) is not None  # noqa: E731
         return [Intent("next", "PennyCalendarNext", self._next, read_only=True),
                 Intent("read", "PennyCalendarRead", self._read, read_only=True),
-                Intent("add", "PennyCalendarAdd", self._add, accept=ok_add)]
+                Intent("add", "PennyCalendarAdd", self._add, accept=ok_add),
+                # "when is my dentist appointment": only for a title the calendar has shown (else the LLM)
+                Intent("find", "PennyCalendarFind", self._next, read_only=True,
+                       accept=lambda s: any(_titled(s["event"], t) for t in self._titles))]
 
     def tools(self) -> list[Tool]:
         return [
@@ -155,14 +158,17 @@ class CalendarPlugin(Plugin):
             return r
         now = self.ctx.now()
         events, problems = await self.fetch(now, now + timedelta(days=60))
-        upcoming = sorted((e for e in events if e.start >= now or (e.all_day and e.end > now)),
-                          key=lambda e: e.start)
+        title = slots.get("event")
+        upcoming = sorted((e for e in events if (e.start >= now or (e.all_day and e.end > now))
+                           and (not title or _titled(title, e.summary))), key=lambda e: e.start)
         if not upcoming:
-            text = " ".join(problems) if problems else "There's nothing on your calendar in the next two months."
+            text = " ".join(problems) if problems else (f"I don't see {title} on your calendar in the next two "
+                                                        "months." if title else
+                                                        "There's nothing on your calendar in the next two months.")
             return SkillResult(text, {"events": []})
         e = upcoming[0]
         when = (f"{when_label(e.start, now).split(' at ')[0]}, all day" if e.all_day else when_label(e.start, now))
-        text = f"Next up is {e.summary}, {when}."
+        text = f"{e.summary} is {when}." if title else f"Next up is {e.summary}, {when}."
         return SkillResult((" ".join(problems) + " " + text).strip(), {"events": [_event_dict(e)]})
 
     # ------------------------------------------------------------ writing
@@ -247,6 +253,12 @@ class CalendarPlugin(Plugin):
             day_when = f"{label} at {format_time(start)}"
         return SkillResult(f"Done. {action['summary']} is on your calendar for {day_when}.",
                            {"added": {**action, "uid": str(vevent.get("UID"))}})
+
+
+def _titled(asked: str, title: str) -> bool:
+    """Every word asked about is in the title: 'dentist' and 'dentist appointment' name "Dentist appointment"."""
+    words = set(asked.lower().split()) - {"my", "the", "a", "an"}
+    return bool(words) and words <= set(title.lower().replace(",", " ").split())
 
 
 def _event_dict(e: Event) -> dict:
