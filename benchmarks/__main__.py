@@ -323,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-accuracy", action="store_true", help="the full run without the task-success benchmark")
     p.add_argument("--baseline", action="store_true", help="with --accuracy: greedy Whisper, no vocabulary, no "
                    "rescoring, no clarification (Penny before the understanding work)")
+    p.add_argument("--intents", action="store_true", help="only the router comparison: old regex router vs hassil "
+                   "router on one labelled corpus (benchmarks/intents_bench.py)")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if a.verbose else logging.WARNING,
@@ -334,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
 
         present(json.loads(a.render.read_text()), a.render.resolve(), Console(width=None if sys.stdout.isatty()
                                                                                    else 120), a.update_readme)
+        return 0
+    if a.intents:
+        from benchmarks import intents_bench
+
+        intents_bench.main(out=a.out, update=a.update_readme)
         return 0
     from benchmarks import accuracy
 

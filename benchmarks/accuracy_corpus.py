@@ -22,7 +22,7 @@ from piper import PiperVoice, SynthesisConfig
 
 from benchmarks.accuracy_requests import (  # noqa: F401 (SEED_* re-exported for the runner)
     QUICK, REAL_CLIPS, REQUESTS, SEED_EVENTS, SEED_NOTES, VOICE_SPECS)
-from penny.adapters.audio.resample import to_16k_mono
+from penny.core.pcm import to_16k_mono
 from penny.models import piper_joe_voice
 from penny.testing import espeak_16k
 

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from starlette.websockets import WebSocketDisconnect
 
 from penny.config import PennyConfig
-from penny.core.events import (AudioChunk, ReplyAudio, ReplyDelta, ReplyDone, ReplyStarted, SpeechEnded,
-                               SpeechStarted, Transcript, TurnTrace)
+from penny.core.events import (AudioChunk, Interrupted, ReplyAudio, ReplyDelta, ReplyDone, ReplyStarted,
+                               SpeechEnded, SpeechStarted, Transcript, TurnTrace)
 from penny.errors import ModelNotFound
 from penny.memory.store import MemoryStore, Turn
+from penny.server import protocol as P
 
 FAKE_HEARD = "what time is it"
 VOICE_RATE = 22050
@@ -98,6 +101,7 @@ class FakeVoiceSession:
         self._quiet = 0.0
         self._t = 0.0
         self._turn: asyncio.Task | None = None
+        self._turn_id = ""
         self.fed_s = 0.0
         self.closed = False
 
@@ -128,7 +132,7 @@ class FakeVoiceSession:
         await self._out.put(SpeechEnded(self._t, audio))
         trace = TurnTrace(uuid.uuid4().hex[:8], self.session_id)
         trace.mark("speech_end")
-        self._turn = asyncio.create_task(self._hear(audio, trace))
+        self._turn, self._turn_id = asyncio.create_task(self._hear(audio, trace)), trace.turn_id
 
     async def _hear(self, audio: AudioChunk, trace: TurnTrace) -> None:
         transcript = await self.engines.stt.transcribe(audio)
@@ -149,7 +153,7 @@ class FakeVoiceSession:
         trace = TurnTrace(uuid.uuid4().hex[:8], self.session_id)
         trace.mark("speech_end")
         trace.mark("transcript")
-        self._turn = asyncio.create_task(self._reply(text, trace))
+        self._turn, self._turn_id = asyncio.create_task(self._reply(text, trace)), trace.turn_id
 
     async def _reply(self, text: str, trace: TurnTrace) -> None:
         turn_id = trace.turn_id
@@ -178,6 +182,7 @@ class FakeVoiceSession:
     async def interrupt(self) -> None:
         task, self._turn = self._turn, None
         if task is not None and not task.done():
+            await self._out.put(Interrupted(self._turn_id))  # as VoiceSession: the cut goes out first
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -224,6 +229,41 @@ class FakeEngines:
 
 
 BASE = "http://127.0.0.1:8765"
+WS = "ws://127.0.0.1:8765/ws"
+
+
+# ---- a WebSocket client's side of docs/protocol.md (for tests with fake or real engines) ----
+def mic_frames(samples: np.ndarray, frame: int = 320, rate: int = 16000):
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    for i, start in enumerate(range(0, len(pcm), frame)):
+        yield P.pack_audio(P.KIND_MIC, rate, i, pcm[start:start + frame])
+
+
+def receive(ws) -> dict | tuple:
+    """The next message: a dict for JSON, ('audio', header fields, samples) for binary."""
+    msg = ws.receive()
+    if msg.get("bytes") is not None:
+        data = msg["bytes"]
+        kind, version, _, rate, stream = P.HEADER.unpack_from(data)
+        return ("audio", kind, version, rate, stream, np.frombuffer(data[P.HEADER_BYTES:], "<i2"))
+    if msg["type"] == "websocket.close":
+        raise WebSocketDisconnect(msg.get("code", 1000))
+    return json.loads(msg["text"])
+
+
+def until(ws, kind: str, limit: int = 500) -> tuple[dict, list]:
+    seen = []
+    for _ in range(limit):
+        m = receive(ws)
+        seen.append(m)
+        if isinstance(m, dict) and m["type"] == kind:
+            return m, seen
+    raise AssertionError(f"no {kind!r} in {[s if isinstance(s, dict) else s[0] for s in seen]}")
+
+
+def hello(ws, **kw) -> dict:
+    ws.send_json({"type": "hello", "protocol": P.PROTOCOL_VERSION, **kw})
+    return until(ws, "hello")[0]
 
 
 def home_config(tmp_path, monkeypatch, data: dict) -> PennyConfig:

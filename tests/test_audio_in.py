@@ -10,7 +10,7 @@ import pytest
 import soundfile
 
 from penny.adapters.audio.push import PushSource
-from penny.adapters.audio.resample import StreamResampler, to_16k_mono
+from penny.core.pcm import StreamResampler, to_16k_mono
 from penny.adapters.audio.wavfile import WavFileSource, read_audio
 from penny.errors import AudioInputError, DeviceNotFound
 

@@ -141,6 +141,12 @@ async def test_note_questions_route_only_when_a_note_matches(registry):
     assert registry.route("what time is it").plugin == "clock"  # notes never shadow other skills
 
 
+async def test_spoken_reminders_and_notes_keep_their_details(registry):
+    said = [(await registry.handle_text("s", t)).text for t in (
+        "Don't let me forget to email David 3pm.", "can you note down that I owe Sam $20?")]
+    assert said == ["Okay, I'll remind you to email david at 3 pm.", "Okay, I'll remember that you owe sam $20."]
+
+
 def test_normalize_and_yes_no():
     assert normalize("Hey Penny, what's the time?") == "whats the time"
     assert normalize("Remind me at 5:30 p.m., please!") == "remind me at 5:30 pm"
@@ -175,6 +181,7 @@ def test_parse_duration_rejects(text):
     ("friday", "2026-11-27T00:00:00+01:00", False),
     ("tonight at 8", "2026-11-25T20:00:00+01:00", True),
     ("at 17:30", "2026-11-25T17:30:00+01:00", True),
+    ("at 830 tonight", "2026-11-25T20:30:00+01:00", True),  # Whisper's "eight thirty tonight"
     ("2026-12-24", "2026-12-24T00:00:00+01:00", False),
 ])
 def test_parse_when(text, iso, has_time):

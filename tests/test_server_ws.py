@@ -1,56 +1,20 @@
 """The WebSocket voice protocol: hello, audio in, events and audio out, barge-in, bad input, limits."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from fixtures_server import BASE, home_config, make_client, tone
+from fixtures_server import BASE, WS, hello, home_config, make_client, mic_frames, receive, tone, until
 from penny.server import protocol as P
 from penny.server.auth import Guard
 
-WS = "ws://127.0.0.1:8765/ws"
 TOKEN = "ws-token-0123456789abcdefghij"
 
 
 @pytest.fixture
 def cfg(tmp_path, monkeypatch):
     return home_config(tmp_path, monkeypatch, {"server": {"max_frame_kb": 64}, "wake": {"mode": "always_listening"}})
-
-
-def mic_frames(samples: np.ndarray, frame: int = 320, rate: int = 16000):
-    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
-    for i, start in enumerate(range(0, len(pcm), frame)):
-        yield P.pack_audio(P.KIND_MIC, rate, i, pcm[start:start + frame])
-
-
-def receive(ws) -> dict | tuple:
-    """The next message: a dict for JSON, ('audio', header fields, samples) for binary."""
-    msg = ws.receive()
-    if msg.get("bytes") is not None:
-        data = msg["bytes"]
-        kind, version, _, rate, stream = P.HEADER.unpack_from(data)
-        return ("audio", kind, version, rate, stream, np.frombuffer(data[P.HEADER_BYTES:], "<i2"))
-    if msg["type"] == "websocket.close":
-        raise WebSocketDisconnect(msg.get("code", 1000))
-    return json.loads(msg["text"])
-
-
-def until(ws, kind: str, limit: int = 500) -> tuple[dict, list]:
-    seen = []
-    for _ in range(limit):
-        m = receive(ws)
-        seen.append(m)
-        if isinstance(m, dict) and m["type"] == kind:
-            return m, seen
-    raise AssertionError(f"no {kind!r} in {[s if isinstance(s, dict) else s[0] for s in seen]}")
-
-
-def hello(ws, **kw) -> dict:
-    ws.send_json({"type": "hello", "protocol": P.PROTOCOL_VERSION, **kw})
-    return until(ws, "hello")[0]
 
 
 def test_header_round_trip():
@@ -126,6 +90,7 @@ def test_interrupt_stops_audio_at_once(client, engines):
         ws.send_json({"type": "interrupt"})
         stop, seen = until(ws, "audio.stop")
         assert stop["stream"] == start["stream"]
+        assert until(ws, "interrupted")[0]["turn_id"] == start["turn_id"]
         done, seen = until(ws, "reply.done")
         assert done["interrupted"] is True
         trace, _ = until(ws, "turn.trace")

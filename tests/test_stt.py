@@ -94,7 +94,7 @@ async def test_event_loop_keeps_running_while_decoding(stt, piper_say):
 
 
 async def test_other_sample_rates_are_resampled(stt, piper_say):
-    from penny.adapters.audio.resample import to_16k_mono
+    from penny.core.pcm import to_16k_mono
 
     x = load(piper_say("What time is it?"))
     import soxr

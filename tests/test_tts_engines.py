@@ -138,7 +138,7 @@ def _words(text: str) -> list[str]:
 async def test_piper_whisper_round_trip(piper):
     from faster_whisper import WhisperModel
 
-    from penny.adapters.audio.resample import to_16k_mono
+    from penny.core.pcm import to_16k_mono
     from penny.models import whisper_tiny_en
 
     said = "Penny, please set a timer for the pasta and remind me to call my sister tomorrow."

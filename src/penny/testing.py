@@ -22,7 +22,7 @@ def piper_16k(text: str, **synthesis) -> np.ndarray:
     """Piper's joe voice; `synthesis` goes to piper.SynthesisConfig (length_scale, noise_scale, ...)."""
     from piper import SynthesisConfig
 
-    from penny.adapters.audio.resample import to_16k_mono
+    from penny.core.pcm import to_16k_mono
 
     voice = _piper_voice()
     config = SynthesisConfig(**synthesis) if synthesis else None
@@ -34,7 +34,7 @@ def piper_16k(text: str, **synthesis) -> np.ndarray:
 def espeak_16k(text: str, voice: str = "en-us", speed: int = 160, pitch: int = 50) -> np.ndarray:
     import soundfile
 
-    from penny.adapters.audio.resample import to_16k_mono
+    from penny.core.pcm import to_16k_mono
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "espeak.wav"

@@ -14,7 +14,7 @@ from typing import AsyncIterator
 
 from penny.config import PennyConfig
 from penny.core.claims import Ledger, guarded
-from penny.core.events import BackendSwitched, ReplyDelta, ReplyDone, TextDelta, Transcript, TurnTrace
+from penny.core.events import BackendSwitched, LLMServed, ReplyDelta, ReplyDone, TextDelta, Transcript, TurnTrace
 from penny.core.understanding import CERTAIN, Understanding, choose, confidence, did_you_say, judge
 from penny.errors import LLMUnavailable, PennyError
 from penny.memory.store import MemoryStore, Turn
@@ -252,12 +252,10 @@ class Assistant:
                             yield ev.text
                     elif isinstance(ev, BackendSwitched):
                         yield ev
+                    elif isinstance(ev, LLMServed):  # this turn's own backend, never the chain's shared one
+                        trace.backends["llm"] = f"{ev.backend}:{ev.model}"
         except LLMUnavailable as exc:
             log.warning("no LLM answered: %s", exc)
             trace.backends["llm"] = "unavailable"
             yield exc.spoken
             return
-        finally:
-            active = getattr(self.llm, "active", None)
-            if active is not None and "llm" not in trace.backends:
-                trace.backends["llm"] = f"{getattr(active, 'name', active)}:{getattr(active, 'model', '')}"

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from penny.core import pcm
+
 
 @dataclass(frozen=True)
 class AudioChunk:
@@ -19,16 +21,10 @@ class AudioChunk:
         return len(self.samples) / float(self.sample_rate)
 
     def as_float32(self) -> np.ndarray:
-        s = self.samples
-        if s.dtype == np.int16:
-            return s.astype(np.float32) / 32768.0
-        return s.astype(np.float32, copy=False)
+        return pcm.to_float(self.samples)
 
     def as_int16(self) -> np.ndarray:
-        s = self.samples
-        if s.dtype == np.int16:
-            return s
-        return (np.clip(s, -1.0, 1.0) * 32767.0).astype(np.int16)
+        return pcm.to_int16(self.samples)
 
 
 @dataclass(frozen=True)
@@ -112,6 +108,15 @@ class ToolCall:
     id: str
     name: str
     arguments: str  # JSON text, as the model wrote it
+
+
+@dataclass(frozen=True)
+class LLMServed:
+    """The LLM backend (and model) answering this stream; a later one in the same stream took over. It
+    travels with the turn (two sessions may answer at once), unlike the chain's shared `active`."""
+
+    backend: str
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -218,6 +223,14 @@ class ReplyDone:
     turn_id: str
     text: str
     interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The session cut turn `turn_id` (barge-in, the client's interrupt, a new turn): stop playing its audio
+    now. No audio of it follows this event; its ReplyDone(interrupted=True) and TurnTrace may."""
+
+    turn_id: str
 
 
 @dataclass(frozen=True)

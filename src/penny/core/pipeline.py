@@ -22,15 +22,15 @@ from typing import AsyncIterator
 import numpy as np
 
 from penny.adapters.wake.gate import WakeGate
-from penny.core.events import (Alert, AudioChunk, BackendSwitched, ErrorEvent, ReplyAudio, ReplyDelta,
-                               ReplyDone, ReplyStarted, SilenceStarted, SpeechEnded, SpeechStarted,
+from penny.core.events import (Alert, AudioChunk, BackendSwitched, ErrorEvent, Interrupted, ReplyAudio,
+                               ReplyDelta, ReplyDone, ReplyStarted, SilenceStarted, SpeechEnded, SpeechStarted,
                                Transcript, TurnTrace)
+from penny.core.pcm import RATE as SR
 from penny.core.sentences import SentenceSplitter
 from penny.core.turn_end import looks_complete
 from penny.errors import PennyError
 
 log = logging.getLogger(__name__)
-SR = 16000
 APOLOGY = "Sorry, something went wrong on my side. Please try again."
 
 
@@ -90,6 +90,8 @@ class VoiceSession:
         self._stream_t = 0.0  # seconds of user audio fed so far
         self._wall_at_stream_t = time.perf_counter()
         self._turn: asyncio.Task | None = None
+        self._turn_id: str | None = None  # the turn `_turn` answers (or whose audio may still be playing)
+        self._cut: str | None = None  # the turn last interrupted: none of its audio goes out any more
         self._spec: Speculation | None = None
         self._answered_t = -1.0  # stream time of the utterance a fast end of turn already answered
         self._playing_until = 0.0  # perf_counter time when emitted reply audio ends playing
@@ -151,12 +153,19 @@ class VoiceSession:
         for mark in ("speech_end", "end_of_turn", "transcript"):
             trace.mark(mark)
         out = TurnOutput(self, trace)
+        self._turn_id = trace.turn_id
         self._turn = asyncio.create_task(self._safely(self._reply(text, trace, out), trace, out))
 
     async def interrupt(self) -> None:
-        """Barge-in: stop playback, cancel the LLM stream and queued TTS."""
+        """Barge-in: stop playback, cancel the LLM stream and queued TTS. A turn still answering or playing
+        is cut: Interrupted(turn_id) goes out first, and no audio of that turn after it."""
         self._drop_speculation()
         task, self._turn = self._turn, None
+        playing = time.perf_counter() < self._playing_until
+        if self._turn_id is not None and (task is not None and not task.done() or playing):
+            self._cut, self._turn_id = self._turn_id, None
+            self._unqueue_audio(self._cut)
+            await self._emit(Interrupted(self._cut))
         if task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -226,7 +235,7 @@ class VoiceSession:
         spec.trace.mark("end_of_turn")
         spec.trace.end_rule = rule
         self.gate = spec.gate  # the speculative verdict (window opened or closed) becomes real
-        self._turn = spec.task
+        self._turn, self._turn_id = spec.task, spec.trace.turn_id
         await spec.out.release()
         spec.commit.set()
 
@@ -237,6 +246,7 @@ class VoiceSession:
         trace.mark("speech_end", self._wall(ev.t))
         trace.mark("end_of_turn")
         out = TurnOutput(self, trace)
+        self._turn_id = trace.turn_id
         self._turn = asyncio.create_task(self._safely(
             self._hear_and_reply(ev.audio, (ev.start_t, ev.t), trace, out, addressed, None, self.gate), trace, out))
 
@@ -368,6 +378,8 @@ class VoiceSession:
             await out.emit(ErrorEvent(exc.code, str(exc)))
 
     async def _play_chunk(self, turn_id: str, chunk: AudioChunk, trace: TurnTrace | None) -> None:
+        if turn_id == self._cut:
+            return  # its TTS task has not seen the cancellation yet
         if trace is not None:
             trace.mark("first_audio")
             trace.backends.setdefault("tts", getattr(self.engines.tts, "last_used", None)
@@ -388,6 +400,13 @@ class VoiceSession:
     # ---- output ----
     async def _emit(self, ev) -> None:
         await self._out.put(ev)
+
+    def _unqueue_audio(self, turn_id: str) -> None:
+        """Drop a cut turn's audio that its client has not taken yet."""
+        waiting = [self._out.get_nowait() for _ in range(self._out.qsize())]
+        for ev in waiting:
+            if not (isinstance(ev, ReplyAudio) and ev.turn_id == turn_id):
+                self._out.put_nowait(ev)
 
     async def events(self) -> AsyncIterator:
         while True:

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from penny.core.events import AudioChunk, ReplyAudio, ReplyDone, Transcript, TurnTrace
-
-SR = 16000
+from penny.core.pcm import RATE as SR
 
 
 @dataclass

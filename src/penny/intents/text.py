@@ -25,7 +25,7 @@ def normalize(text: str) -> str:
     t = re.sub(r"(?<=\d)[.:](?=\d)", lambda m: "\x02" if m.group() == ":" else "\x01", t)
     t = re.sub(r"(?<=\d)-(?=\d)", "\x00", t)
     t = t.replace("'", "")
-    t = re.sub(r"[^\w\x00\x01\x02 ]+", " ", t)
+    t = re.sub(r"[^\w\x00\x01\x02 $%€£]+", " ", t)  # money and percent stay: "I owe Sam $20"
     t = t.replace("\x00", "-").replace("\x01", ".").replace("\x02", ":")
     t = " ".join(t.split())
     return _SUFFIX.sub("", _PREFIX.sub("", t)).strip()

@@ -160,7 +160,8 @@ def _find_time(t: str) -> tuple[int, int, bool, str] | None:
             if h > 12 or h == 0:
                 raise ValueError(f"{h} {ampm} is not a time")
             return h % 12 + (12 if ampm == "pm" else 0), mins, False, m.group()
-        return h, mins, 1 <= h <= 12 and ":" not in m.group(), m.group()
+        # "17:30" is a 24-hour time, but "8:30 tonight" (Whisper's "eight thirty") is still evening
+        return h, mins, 1 <= h <= 12 and (":" not in m.group() or bool(_PM_WORDS.search(t))), m.group()
     return None
 
 
@@ -282,6 +283,12 @@ SPLIT_WORDS = {"at", "on", "in", "by", "around", "after", "from", "this", "next"
                "today", *WEEKDAYS, *MONTHS}
 
 
+def _clock_time(words: list[str], i: int) -> bool:
+    """A time said with no "at" before it: "email david 3pm", "3 pm", "5:30"."""
+    w, nxt = words[i], words[i + 1] if i + 1 < len(words) else ""
+    return bool(re.fullmatch(r"\d{1,2}(?::\d{2})?(?:am|pm)?", w)) and (w[-1] == "m" or ":" in w or nxt in ("am", "pm"))
+
+
 def split_what_when(words: list[str], now: datetime, split_words=SPLIT_WORDS) -> tuple[str, When] | None:
     """['dentist', 'next', 'tuesday', 'at', '3', 'pm'] -> ('dentist', When(...)): the date is a tail.
 
@@ -289,7 +296,7 @@ def split_what_when(words: list[str], now: datetime, split_words=SPLIT_WORDS) ->
     """
     for fallback in (False, True):
         for i in range(1, len(words)):
-            if words[i] in split_words:
+            if words[i] in split_words or _clock_time(words, i):
                 when = parse_when(" ".join(words[i:]), now, fallback=fallback)
                 if when is not None:
                     return " ".join(words[:i]), when

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from penny.core import events as ev
+from penny.core.pcm import RATE, to_float, to_int16
 from penny.errors import ProtocolError
 
 PROTOCOL_VERSION = 1
@@ -30,7 +31,7 @@ HEADER = struct.Struct("<BBHII")
 HEADER_BYTES = HEADER.size  # 12
 KIND_MIC = 1
 KIND_REPLY = 2
-IN_RATE = 16000
+IN_RATE = RATE  # clients may send 8-48 kHz; to_chunk brings it to this
 MIN_RATE, MAX_RATE = 8000, 48000
 MODES = ("wake_word", "always_listening", "push_to_talk")
 
@@ -47,9 +48,7 @@ class AudioFrame:
 
 
 def pack_audio(kind: int, sample_rate: int, stream: int, pcm: np.ndarray) -> bytes:
-    pcm = np.asarray(pcm)
-    if pcm.dtype != np.int16:
-        pcm = (np.clip(pcm.astype(np.float32), -1.0, 1.0) * 32767.0).astype(np.int16)
+    pcm = to_int16(np.asarray(pcm))
     return HEADER.pack(kind, PROTOCOL_VERSION, 0, sample_rate, stream & 0xFFFFFFFF) + pcm.astype("<i2").tobytes()
 
 
@@ -71,7 +70,7 @@ def unpack_audio(data: bytes) -> AudioFrame:
 
 def to_chunk(frame: AudioFrame) -> ev.AudioChunk:
     """Microphone frame -> 16 kHz mono float32, resampling linearly when the client sent another rate."""
-    x = frame.pcm.astype(np.float32) / 32768.0
+    x = to_float(frame.pcm)
     if frame.sample_rate != IN_RATE and len(x):
         n = max(1, int(round(len(x) * IN_RATE / frame.sample_rate)))
         x = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x).astype(np.float32)
@@ -146,6 +145,8 @@ def event_message(event) -> dict | None:
     if isinstance(event, ev.ReplyDone):
         return {"type": "reply.done", "turn_id": event.turn_id, "text": event.text,
                 "interrupted": event.interrupted}
+    if isinstance(event, ev.Interrupted):
+        return {"type": "interrupted", "turn_id": event.turn_id}
     if isinstance(event, ev.TurnTrace):
         return {"type": "turn.trace", **event.to_dict()}
     if isinstance(event, ev.Alert):

@@ -63,7 +63,6 @@ class Connection:
         self.bytes = TokenBucket(state.limits["bytes_per_s"], state.limits["bytes_burst"])
         self.stream = 0  # reply audio stream id, one per turn that speaks
         self.audio_turn: str | None = None
-        self.dropped: set[str] = set()  # turns whose audio the client asked to stop
 
     # ---- admission ----
     def admit(self) -> tuple[bool, str]:
@@ -154,16 +153,14 @@ class Connection:
             await self._open_session(msg["mode"], self.session_id)
             return
         session = await self._ensure_session()
+        # start, text and interrupt cut a reply still going; the session says so with Interrupted (see _forward).
         if kind == "start":
-            await self._stop_audio()
             await session.push_to_talk(True)
         elif kind == "stop":
             await session.push_to_talk(False)
         elif kind == "text":
-            await self._stop_audio()
             await session.ask(msg["text"].strip())
         elif kind == "interrupt":
-            await self._stop_audio()
             await session.interrupt()
 
     async def _on_audio(self, frame: P.AudioFrame) -> None:
@@ -236,13 +233,6 @@ class Connection:
         async with self.send_lock:
             await self.ws.send_bytes(data)
 
-    async def _stop_audio(self) -> None:
-        """Barge-in from the client: tell it to drop the current stream, and drop the rest here."""
-        if self.audio_turn is not None:
-            self.dropped.add(self.audio_turn)
-            await self.send({"type": "audio.stop", "stream": self.stream, "turn_id": self.audio_turn})
-            self.audio_turn = None
-
     async def _pump(self, session) -> None:
         try:
             async for event in session.events():
@@ -256,9 +246,7 @@ class Connection:
 
     async def _forward(self, event) -> None:
         m = self.state.metrics
-        if isinstance(event, ev.ReplyAudio):
-            if event.turn_id in self.dropped:
-                return
+        if isinstance(event, ev.ReplyAudio):  # never of a turn already Interrupted: the session drops those
             if event.turn_id != self.audio_turn:
                 await self._end_audio(False)
                 self.stream += 1
@@ -271,10 +259,9 @@ class Connection:
                 await self.send_bytes(P.pack_audio(P.KIND_REPLY, event.audio.sample_rate, self.stream,
                                                    pcm[i:i + step]))
             return
-        if isinstance(event, ev.ReplyDone):
-            if event.turn_id == self.audio_turn:
-                await self._end_audio(event.interrupted)
-            self.dropped.discard(event.turn_id)
+        if isinstance(event, (ev.ReplyDone, ev.Interrupted)):
+            if event.turn_id == self.audio_turn:  # Interrupted: audio.stop now, then `interrupted`
+                await self._end_audio(isinstance(event, ev.Interrupted) or event.interrupted)
         elif isinstance(event, ev.TurnTrace):
             m.observe_trace(event, "voice")
         elif isinstance(event, ev.BackendSwitched):

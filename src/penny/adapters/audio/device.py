@@ -12,8 +12,8 @@ from typing import AsyncIterator, Literal
 
 import numpy as np
 
-from penny.adapters.audio.resample import TARGET_SR, StreamResampler
 from penny.core.events import AudioChunk
+from penny.core.pcm import RATE, StreamResampler
 from penny.errors import DeviceNotFound
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class MicSource:
     Opens at 16 kHz when the device allows it, otherwise at its native rate and resamples.
     """
 
-    sample_rate = TARGET_SR
+    sample_rate = RATE
 
     def __init__(self, device: str | int | None = None, frame_ms: int = 32, max_queue_s: float = 10.0):
         self.device = find_device(device, "input")  # raises DeviceNotFound now, not mid-stream
@@ -104,8 +104,8 @@ class MicSource:
 
     def _open_rate(self, sd) -> int:
         try:
-            sd.check_input_settings(device=self.device.index, channels=1, samplerate=TARGET_SR, dtype="float32")
-            return TARGET_SR
+            sd.check_input_settings(device=self.device.index, channels=1, samplerate=RATE, dtype="float32")
+            return RATE
         except Exception:
             return int(self.device.default_samplerate)
 
@@ -140,7 +140,7 @@ class MicSource:
                     break
                 out = resampler.process(block)
                 if out.size:
-                    yield AudioChunk(out, TARGET_SR)
+                    yield AudioChunk(out, RATE)
         finally:
             await self.close()
 

@@ -16,24 +16,24 @@ from typing import AsyncIterator
 
 import numpy as np
 
-from penny.adapters.audio.resample import TARGET_SR, StreamResampler
 from penny.core.events import AudioChunk
+from penny.core.pcm import RATE, StreamResampler
 from penny.errors import AudioInputError
 
 log = logging.getLogger(__name__)
 
 
 class PushSource:
-    sample_rate = TARGET_SR
+    sample_rate = RATE
 
-    def __init__(self, sample_rate: int = TARGET_SR, frame_ms: int = 32, channels: int = 1,
+    def __init__(self, sample_rate: int = RATE, frame_ms: int = 32, channels: int = 1,
                  max_buffer_s: float = 30.0):
         if channels < 1:
             raise AudioInputError("channels must be at least 1")
         self.in_rate = int(sample_rate)
         self.channels = channels
-        self.frame_samples = max(1, TARGET_SR * frame_ms // 1000)
-        self.max_buffer_samples = int(max_buffer_s * TARGET_SR)
+        self.frame_samples = max(1, RATE * frame_ms // 1000)
+        self.max_buffer_samples = int(max_buffer_s * RATE)
         self.dropped_s = 0.0
         self._resampler = StreamResampler(self.in_rate)
         self._lock = threading.Lock()
@@ -85,7 +85,7 @@ class PushSource:
             while self._buffered > self.max_buffer_samples and len(self._chunks) > 1:
                 old = self._chunks.popleft()
                 self._buffered -= len(old)
-                self.dropped_s += len(old) / TARGET_SR
+                self.dropped_s += len(old) / RATE
         self._notify()
 
     def _notify(self) -> None:
@@ -125,7 +125,7 @@ class PushSource:
         while not self._closed:
             frame = self._take(self.frame_samples, final=self._ended)
             if frame is not None:
-                yield AudioChunk(frame, TARGET_SR)
+                yield AudioChunk(frame, RATE)
                 continue
             if self._ended:
                 return

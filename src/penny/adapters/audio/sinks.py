@@ -12,43 +12,13 @@ from typing import Awaitable, Callable
 
 import numpy as np
 
-from penny.adapters.audio.resample import StreamResampler, to_mono_float32
 from penny.core.events import AudioChunk
-
-
-class EdgeResampler:
-    """Chunks at any rate -> float32 mono at `out_rate`; keeps filter state across chunks."""
-
-    def __init__(self, out_rate: int):
-        self.out_rate = int(out_rate)
-        self._in_rate: int | None = None
-        self._stream: StreamResampler | None = None
-
-    def process(self, chunk: AudioChunk) -> np.ndarray:
-        tail = np.zeros(0, np.float32)
-        if chunk.sample_rate != self._in_rate:
-            tail = self.flush()
-            self._in_rate = chunk.sample_rate
-            self._stream = StreamResampler(chunk.sample_rate, self.out_rate)
-        if self._in_rate == self.out_rate:  # nothing to do: keep the samples (and their dtype) as they are
-            return np.concatenate([tail, chunk.as_float32()]) if tail.size else chunk.samples
-        out = self._stream.process(chunk.samples)
-        return np.concatenate([tail, out]) if tail.size else out
-
-    def flush(self) -> np.ndarray:
-        """The filter's tail (call at the end of an utterance)."""
-        if self._stream is None or self._in_rate == self.out_rate:
-            return np.zeros(0, np.float32)
-        out = self._stream.process(np.zeros(0, np.float32), last=True)
-        self._stream = StreamResampler(self._in_rate, self.out_rate)
-        return out
-
-    def reset(self) -> None:
-        """Drop the state (barge-in: the tail must not be played)."""
-        self._in_rate, self._stream = None, None
+from penny.core.pcm import EdgeResampler, to_mono_float32
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
+    # Rounds and scales by 32768, unlike pcm.to_int16 (truncates, 32767): the exact inverse of
+    # pcm.to_float, so samples that came from int16 go back to the same int16 values.
     if samples.dtype == np.int16:
         return samples
     return np.clip(np.rint(to_mono_float32(samples) * 32768.0), -32768, 32767).astype("<i2")

@@ -14,8 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from penny.adapters.audio.sinks import EdgeResampler
 from penny.core.events import AudioChunk
+from penny.core.pcm import EdgeResampler
 
 StreamFactory = Callable[[int, int, Callable], object]  # (samplerate, blocksize, callback) -> stream
 

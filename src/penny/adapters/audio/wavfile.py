@@ -12,8 +12,8 @@ from typing import AsyncIterator
 import numpy as np
 import soundfile
 
-from penny.adapters.audio.resample import TARGET_SR, to_16k_mono
 from penny.core.events import AudioChunk
+from penny.core.pcm import RATE, to_16k_mono
 from penny.errors import AudioInputError
 
 FORMATS_HINT = "Use a WAV, FLAC or OGG audio file (any sample rate, mono or stereo)."
@@ -61,7 +61,7 @@ def read_audio(path: str | Path) -> AudioChunk:
         raise AudioInputError(f"{p} is not a readable audio file ({reason}).", hint=FORMATS_HINT) from None
     if data.shape[0] == 0:
         raise AudioInputError(f"{p} contains no audio samples.", hint=FORMATS_HINT)
-    return AudioChunk(to_16k_mono(data, sr), TARGET_SR)
+    return AudioChunk(to_16k_mono(data, sr), RATE)
 
 
 class WavFileSource:
@@ -71,7 +71,7 @@ class WavFileSource:
     talking (the endpointer then closes the last utterance by itself).
     """
 
-    sample_rate = TARGET_SR
+    sample_rate = RATE
 
     def __init__(self, path: str | Path, realtime: bool = False, frame_ms: int = 32,
                  tail_silence_s: float = 1.0):
@@ -79,7 +79,7 @@ class WavFileSource:
             raise ValueError("frame_ms must be positive")
         self.path = Path(path)
         self.realtime = realtime
-        self.frame_samples = max(1, int(TARGET_SR * frame_ms / 1000))
+        self.frame_samples = max(1, int(RATE * frame_ms / 1000))
         self.tail_silence_s = max(0.0, float(tail_silence_s))
         self._closed = False
 
@@ -87,7 +87,7 @@ class WavFileSource:
         audio = await asyncio.to_thread(read_audio, self.path)
         samples = audio.samples
         if self.tail_silence_s:
-            samples = np.concatenate([samples, np.zeros(int(self.tail_silence_s * TARGET_SR), np.float32)])
+            samples = np.concatenate([samples, np.zeros(int(self.tail_silence_s * RATE), np.float32)])
         loop = asyncio.get_running_loop()
         start = loop.time()
         n = self.frame_samples
@@ -95,13 +95,13 @@ class WavFileSource:
             if self._closed:
                 return
             if self.realtime:
-                due = start + min(i + n, len(samples)) / TARGET_SR  # a frame exists once recorded
+                due = start + min(i + n, len(samples)) / RATE  # a frame exists once recorded
                 delay = due - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
             else:
                 await asyncio.sleep(0)  # let other tasks run between frames
-            yield AudioChunk(samples[i:i + n], TARGET_SR)
+            yield AudioChunk(samples[i:i + n], RATE)
 
     async def close(self) -> None:
         self._closed = True

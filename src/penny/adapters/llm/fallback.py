@@ -5,7 +5,8 @@ skipped for `cooldown_s` and the turn goes on with the next one. If text was alr
 yielded, the next backend is asked to continue the answer rather than start over (a backend with
 `prefills` continues the partial answer itself; others are asked to, and their repeats are dropped).
 When none can answer, a `BackendFailed(recoverable=False)` tells the client, and the spoken message
-names what actually failed in this turn (never a server that was not asked).
+names what actually failed in this turn (never a server that was not asked). `LLMServed` says, within the
+stream, which backend answers it: `active` is shared by every session and only a hint of the last one.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import AsyncIterator
 
 from penny.adapters.llm.base import LLM, Message
 from penny.adapters.llm.continuing import OverlapFilter, continuation
-from penny.core.events import BackendFailed, BackendSwitched, TextDelta, ToolCall
+from penny.core.events import BackendFailed, BackendSwitched, LLMServed, TextDelta, ToolCall
 from penny.errors import LLMUnavailable, ModelNotFound, PennyError
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class FallbackLLM:
         failures: dict[str, str] = {}
         errors: list[tuple[LLM, BaseException]] = []
         prev: LLM | None = None
+        served: LLM | None = None  # the backend this stream last reported with LLMServed
         for backend in self._candidates():
             if prev is not None and said:
                 yield BackendSwitched(frm=prev.name, to=backend.name, reason=failures[prev.name])
@@ -99,6 +101,9 @@ class FallbackLLM:
                             self.last_first_token_s = time.perf_counter() - start
                         self._active = backend
                         yield ev
+                        if served is not backend:  # after its first event: that one is never held up
+                            served = backend
+                            yield LLMServed(backend.name, backend.model or "")
                 if rest := overlap.flush():
                     said += rest
                     yield TextDelta(rest)
@@ -112,6 +117,8 @@ class FallbackLLM:
                             "; continuing the answer on the next backend" if said else "")
                 prev = backend
                 continue
+            if served is not backend:  # it answered, with nothing to say
+                yield LLMServed(backend.name, backend.model or "")
             self._active = backend
             self._open_until.pop(backend.name, None)
             self.last_errors.pop(backend.name, None)

@@ -17,6 +17,7 @@ import numpy as np
 
 from penny.adapters.stt.short_window import transcribe_short, trustworthy
 from penny.core.events import AudioChunk, Hypothesis, Segment, Transcript
+from penny.core.pcm import RATE, to_16k_mono
 from penny.errors import STTFailed
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class FasterWhisperSTT:
         """Load the model and decode a short silence once (blocking; call it in a worker thread)."""
         model = self._load()
         with self._run_lock:
-            segments, _ = model.transcribe(np.zeros(16000, np.float32), language=self.language, beam_size=1,
+            segments, _ = model.transcribe(np.zeros(RATE, np.float32), language=self.language, beam_size=1,
                                            vad_filter=False, without_timestamps=True)
             list(segments)
 
@@ -86,13 +87,11 @@ class FasterWhisperSTT:
 
     def transcribe_sync(self, audio: AudioChunk, initial_prompt: str | None = None) -> Transcript:
         t0 = time.perf_counter()
-        if audio.sample_rate != 16000:
-            from penny.adapters.audio.resample import to_16k_mono
-
+        if audio.sample_rate != RATE:
             samples = to_16k_mono(audio.samples, audio.sample_rate)
         else:
             samples = audio.as_float32()
-        audio_s = len(samples) / 16000.0
+        audio_s = len(samples) / RATE
         rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
         if audio_s < MIN_AUDIO_S or rms < SILENCE_RMS:
             return Transcript(text="", language=self.language or "en", processing_s=time.perf_counter() - t0,

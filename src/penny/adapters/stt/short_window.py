@@ -18,6 +18,8 @@ from faster_whisper.audio import pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
+from penny.core.pcm import RATE
+
 FRAMES_PER_S = 100
 
 
@@ -47,7 +49,7 @@ def transcribe_short(model, samples: np.ndarray, language: str | None, initial_p
     Timestamp tokens are kept on: they let the decoder end where the audio ends. Without them a short
     window makes Whisper repeat the sentence until max_length.
     """
-    audio_s = len(samples) / 16000.0
+    audio_s = len(samples) / RATE
     features = model.feature_extractor(samples)
     frames = features.shape[-1] - 1
     window = min(model.feature_extractor.nb_max_frames,

@@ -11,6 +11,7 @@ from typing import AsyncIterator, Iterator
 import numpy as np
 
 from penny.core.events import AudioChunk
+from penny.core.pcm import to_float
 from penny.errors import PennyError, TTSFailed
 
 log = logging.getLogger("penny.tts")
@@ -122,5 +123,5 @@ class EngineTTS:
 
 
 def is_silent(samples: np.ndarray, threshold: float = 1e-3) -> bool:
-    a = samples.astype(np.float32) / (32768.0 if samples.dtype == np.int16 else 1.0)
+    a = to_float(samples)
     return a.size == 0 or float(np.sqrt(np.mean(a * a))) < threshold

@@ -11,6 +11,7 @@ from typing import Iterator
 import numpy as np
 
 from penny.adapters.tts.engine import EngineTTS
+from penny.core import pcm
 from penny.errors import TTSFailed
 
 SAMPLE_RATE = 24000  # Google's TTS MP3s are 24 kHz mono
@@ -79,9 +80,7 @@ class GTTS(EngineTTS):
                 if audio.ndim > 1:
                     audio = audio.mean(axis=1, dtype=np.float32)
                 if rate != self.sample_rate:
-                    import soxr
-
-                    audio = soxr.resample(audio, rate, self.sample_rate).astype(np.float32)
+                    audio = pcm.resample(audio, rate, self.sample_rate)
                 yield audio
         except gTTSError as exc:
             self._down_until, self._down_reason = time.monotonic() + self.cooldown_s, str(exc)

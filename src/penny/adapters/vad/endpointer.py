@@ -17,8 +17,8 @@ import collections
 import numpy as np
 
 from penny.core.events import AudioChunk, SilenceStarted, SpeechEnded, SpeechStarted
+from penny.core.pcm import RATE as SR
 
-SR = 16000
 TAIL_PAD_S = 0.2  # silence kept after the last voiced sample: Whisper likes a little padding
 
 Event = SpeechStarted | SilenceStarted | SpeechEnded

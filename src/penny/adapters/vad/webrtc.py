@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from penny.core.pcm import RATE, to_int16
+
 
 class WebRtcVAD:
     name = "webrtc"
@@ -20,9 +22,7 @@ class WebRtcVAD:
         frame = np.asarray(frame)
         if len(frame) != self.frame_samples:
             raise ValueError(f"WebRTC VAD needs frames of {self.frame_samples} samples, got {len(frame)}")
-        if frame.dtype != np.int16:
-            frame = (np.clip(frame, -1.0, 1.0) * 32767.0).astype(np.int16)
-        return 1.0 if self._vad.is_speech(frame.tobytes(), 16000) else 0.0
+        return 1.0 if self._vad.is_speech(to_int16(frame).tobytes(), RATE) else 0.0
 
     def reset(self) -> None:
         import webrtcvad

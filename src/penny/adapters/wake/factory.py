@@ -64,13 +64,15 @@ def doctor_checks(cfg) -> list:
         return [Check("wake", FAIL, f"{type(exc).__name__}: {exc}", fix=".venv/bin/pip install pyopen-wakeword")]
 
 
-def _cpu_share(wake, np, seconds: float = 2.0, rate: int = 16000, frame: int = 1280) -> float:
+def _cpu_share(wake, np, seconds: float = 2.0, frame: int = 1280) -> float:
     """CPU time the engine spends per second of audio: its share of one core while Penny waits for it."""
     import time
 
-    noise = np.random.default_rng(0).normal(0, 0.01, int(seconds * rate)).astype(np.float32)
+    from penny.core.pcm import RATE  # here, not at the top: config checks import this module
+
+    noise = np.random.default_rng(0).normal(0, 0.01, int(seconds * RATE)).astype(np.float32)
     wake.process(noise[:frame], 0.0)  # the first frame loads the models: not part of the steady cost
     t0 = time.process_time()
     for start in range(frame, len(noise) - frame + 1, frame):
-        wake.process(noise[start:start + frame], start / rate)
-    return (time.process_time() - t0) / (seconds - frame / rate)
+        wake.process(noise[start:start + frame], start / RATE)
+    return (time.process_time() - t0) / (seconds - frame / RATE)

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from penny.core.events import WakeDetected
+from penny.core.pcm import RATE as SR, to_int16
 from penny.errors import ModelNotFound
 
-SR = 16000
 CHUNK = 1280  # 80 ms
 
 
@@ -58,9 +58,7 @@ class OpenWakeWordDetector:
         self._quiet_until = 0
 
     def process(self, frame: np.ndarray, t: float) -> WakeDetected | None:
-        frame = np.asarray(frame)
-        if frame.dtype != np.int16:
-            frame = (np.clip(frame, -1.0, 1.0) * 32767.0).astype(np.int16)
+        frame = to_int16(np.asarray(frame))
         start = int(round(t * SR)) - len(self._pending)  # stream sample of self._pending[0]
         buf = np.concatenate([self._pending, frame]) if len(self._pending) else frame
         hit: WakeDetected | None = None
