@@ -142,22 +142,27 @@ class IntentRouter:
 
 def triggers(intents: Intents) -> dict[str, frozenset[str]] | None:
     """Per intent, words one of which any sentence of it needs (hassil's own required fragments: from each
-    template its most telling clause); an intent with a template that needs no word is always tried."""
+    template the clause of words of four letters or more ("a", "is" are in every sentence) that the fewest
+    other intents use, so "timer" does not wake every timer intent); an intent with a template that needs no word is always tried."""
     if intents.settings.ignore_whitespace:  # CJK: fragments may span words the input joins
         return None
-    found: dict[str, frozenset[str]] = {}
+    clauses_of: dict[str, list[frozenset]] = {}
     for name, intent in intents.intents.items():
-        words: set[str] = set()
+        per_sentence = []
         for data in intent.data:
             rules = {**intents.expansion_rules, **data.expansion_rules}
-            for sentence in data.sentences:
-                clauses = sentence.get_required_clauses(rules)
-                if not clauses:
-                    break
-                words |= max(clauses, key=lambda c: (min(map(len, c)), -len(c)))  # the longest words
-            else:
-                continue
-            break  # a template with no required words: this intent can't be filtered
-        else:
-            found[name] = frozenset(words)
+            per_sentence += [sentence.get_required_clauses(rules) for sentence in data.sentences]
+        clauses_of[name] = per_sentence
+    spread: dict[str, set[str]] = {}  # fragment -> intents that need it somewhere
+    for name, per_sentence in clauses_of.items():
+        for clauses in per_sentence:
+            for clause in clauses:
+                for word in clause:
+                    spread.setdefault(word, set()).add(name)
+    found: dict[str, frozenset[str]] = {}
+    for name, per_sentence in clauses_of.items():
+        if not all(per_sentence):
+            continue  # a template with no required words: this intent can't be filtered
+        found[name] = frozenset(w for clauses in per_sentence for w in min(
+            clauses, key=lambda c: (min(map(len, c)) < 4, max(len(spread[w]) for w in c), -min(map(len, c)), len(c))))
     return found
