@@ -340,7 +340,8 @@ def voices(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 def bench(
     quick: bool = typer.Option(False, "--quick", help="A handful of requests (about a minute)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Results folder (default benchmarks/results)."),
-    update_readme: bool = typer.Option(False, "--update-readme", help="Rewrite README.md's Latency section."),
+    update_readme: bool = typer.Option(False, "--update-readme", help="Rewrite the README section of the run "
+                                       "(Latency, Understanding or Intents)."),
     components: Optional[bool] = typer.Option(None, "--components/--no-components",
                                               help="Also run the component benchmarks (default: not with --quick)."),
     accuracy: bool = typer.Option(False, "--accuracy", help="Only the task-success benchmark (did Penny do it?)."),

@@ -219,6 +219,9 @@ function onEvent(m) {
     case "audio.stop":
       player.stop(m.stream);
       break;
+    case "interrupted": // the turn was cut: even audio already received must not play on
+      if (player.playing) player.stop(player.stream);
+      break;
     case "turn.trace":
       stats.traces.push(m);
       drawWaterfall(m);
