@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from penny.errors import ConfigError
+
+if TYPE_CHECKING:
+    from penny.adapters.names import Names
 
 URL_EXAMPLE = "http(s)://host[:port][/path], e.g. http://localhost:11434/v1"
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$", re.I)
@@ -54,11 +57,11 @@ def url_problem(url: str, *, bare_host_ok: bool = True) -> str | None:
     return None
 
 
-def _provider(out: list[str], key: str, value: str, canonical: Callable[[str], str], known: str) -> None:
+def _provider(out: list[str], key: str, value: str, names: "Names") -> None:
     try:
-        canonical(value)
-    except (ConfigError, KeyError, AttributeError):
-        out.append(f"key '{key}' has value {_value(value)}: not a known provider; use one of: {known}")
+        names.canonical(value)
+    except (ConfigError, AttributeError):
+        out.append(f"key '{key}' has value {_value(value)}: not a known provider; use one of: {names.listed}")
 
 
 def _url(out: list[str], key: str, value: str | None, **kw) -> None:
@@ -71,26 +74,23 @@ def _url(out: list[str], key: str, value: str | None, **kw) -> None:
 
 def problems(cfg) -> list[str]:
     """Every provider name and URL in `cfg` that no factory would accept, as config error phrases."""
-    from penny.adapters.llm.factory import KNOWN as LLM_KNOWN, canonical_provider
-    from penny.adapters.stt.factory import ALIASES as STT_ALIASES
-    from penny.adapters.tts.factory import ENGINES as TTS_ENGINES, canonical as tts_canonical
-    from penny.adapters.vad.factory import ALIASES as VAD_ALIASES, provider_name as vad_name
-    from penny.adapters.wake.factory import engine_name as wake_name
-
-    def stt_name(name: str) -> str:
-        return STT_ALIASES[name.strip().lower().replace("-", "_")]
+    from penny.adapters.llm.factory import NAMES as LLM
+    from penny.adapters.stt.factory import NAMES as STT
+    from penny.adapters.tts.factory import NAMES as TTS
+    from penny.adapters.vad.factory import NAMES as VAD
+    from penny.adapters.wake.factory import NAMES as WAKE
 
     out: list[str] = []
-    _provider(out, "llm.provider", cfg.llm.provider, canonical_provider, LLM_KNOWN)
+    _provider(out, "llm.provider", cfg.llm.provider, LLM)
     _url(out, "llm.base_url", cfg.llm.base_url)
     for i, block in enumerate(cfg.llm.fallbacks):
-        _provider(out, f"llm.fallbacks.{i}.provider", block.provider, canonical_provider, LLM_KNOWN)
+        _provider(out, f"llm.fallbacks.{i}.provider", block.provider, LLM)
         _url(out, f"llm.fallbacks.{i}.base_url", block.base_url)
-    _provider(out, "stt.provider", cfg.stt.provider, stt_name, ", ".join(sorted(STT_ALIASES)))
-    _provider(out, "tts.provider", cfg.tts.provider, tts_canonical, ", ".join(TTS_ENGINES))
+    _provider(out, "stt.provider", cfg.stt.provider, STT)
+    _provider(out, "tts.provider", cfg.tts.provider, TTS)
     for i, name in enumerate(cfg.tts.fallbacks):
-        _provider(out, f"tts.fallbacks.{i}", name, tts_canonical, ", ".join(TTS_ENGINES))
-    _provider(out, "vad.provider", cfg.vad.provider, vad_name, ", ".join(sorted(set(VAD_ALIASES.values()))))
-    _provider(out, "wake.engine", cfg.wake.engine, wake_name, "phrase, openwakeword")
+        _provider(out, f"tts.fallbacks.{i}", name, TTS)
+    _provider(out, "vad.provider", cfg.vad.provider, VAD)
+    _provider(out, "wake.engine", cfg.wake.engine, WAKE)
     _url(out, "plugins.weather.base_url", cfg.plugins.weather.base_url, bare_host_ok=False)
     return out

@@ -10,6 +10,7 @@ from penny.adapters.llm.embedded import EmbeddedLLM, default_model_path, server_
 from penny.adapters.llm.fallback import DEFAULT_SPOKEN, LIST_TIMEOUT_S, FallbackLLM
 from penny.adapters.llm.openai_compat import OpenAICompatLLM
 from penny.adapters.llm.urls import is_local_url, normalize_base_url
+from penny.adapters.names import Names
 from penny.config import LLMBackend, PennyConfig
 from penny.errors import ConfigError, PennyError
 
@@ -32,20 +33,13 @@ PROVIDERS = {p.name: p for p in (
     Provider("openai", "OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", cloud=True),
     Provider("embedded", "my built-in model", None, supports_tools=False),
 )}
-ALIASES = {
+NAMES = Names("LLM provider", {
     "openai_compatible": "lmstudio", "openaicompatible": "lmstudio", "lmstudio": "lmstudio",
     "lm_studio": "lmstudio", "ollama": "ollama", "llamacpp": "llamacpp", "llama_cpp": "llamacpp",
     "vllm": "vllm", "openai": "openai", "embedded": "embedded",
-}
-KNOWN = "openai_compatible (also openai-compatible, lmstudio), ollama, llamacpp, vllm, openai, embedded"
-
-
-def canonical_provider(name: str) -> str:
-    key = (name or "").strip().lower().replace("-", "_").replace(".", "_").replace(" ", "_")
-    if key not in ALIASES:
-        raise ConfigError(f"Unknown LLM provider '{name}'. Known providers: {KNOWN}.",
-                          hint="Fix llm.provider (or the provider of an llm.fallbacks entry).")
-    return ALIASES[key]
+}, known="openai_compatible (also openai-compatible, lmstudio), ollama, llamacpp, vllm, openai, embedded",
+    hint="Fix llm.provider (or the provider of an llm.fallbacks entry).")
+canonical_provider = NAMES.canonical
 
 
 def display_name(provider: str) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from penny.adapters.names import Names
 from penny.errors import ConfigError, ModelNotFound
 
-ALIASES = {"faster_whisper": "faster_whisper", "fasterwhisper": "faster_whisper", "whisper": "faster_whisper"}
+NAMES = Names("stt.provider", {"faster_whisper": "faster_whisper", "fasterwhisper": "faster_whisper",
+                                "whisper": "faster_whisper"})
 BUNDLED = {"tiny.en", "tiny-en", "tiny_en", "whisper-tiny.en", "systran/faster-whisper-tiny.en"}
 
 
@@ -59,9 +61,7 @@ def language(cfg) -> str | None:
 
 def build_stt(cfg):
     scfg = _section(cfg)
-    key = scfg.provider.strip().lower().replace("-", "_")
-    if ALIASES.get(key) != "faster_whisper":
-        raise ConfigError(f"Unknown stt.provider '{scfg.provider}'. Known: faster_whisper.")
+    NAMES.canonical(scfg.provider)  # the one engine: faster-whisper
     from penny.adapters.stt.faster_whisper import FasterWhisperSTT
 
     return FasterWhisperSTT(str(resolve_model(scfg.model)), model_name=scfg.model, device=scfg.device,

@@ -7,25 +7,20 @@ never served later as if it were the primary's.
 """
 from __future__ import annotations
 
+from penny.adapters.names import Names
 from penny.errors import ConfigError, PennyError
 
-ALIASES = {
+NAMES = Names("TTS engine", {
     "piper": "piper", "piper_tts": "piper",
     "espeak": "espeak", "espeak_ng": "espeak", "espeakng": "espeak",
     "gtts": "gtts", "google": "gtts", "google_tts": "gtts",
-}
-ENGINES = ("piper", "espeak", "gtts")
+})
+ENGINES = NAMES.engines
+canonical = NAMES.canonical
 
 
 def _section(cfg):
     return getattr(cfg, "tts", cfg)
-
-
-def canonical(name: str) -> str:
-    key = (name or "").strip().lower().replace("-", "_")
-    if key not in ALIASES:
-        raise ConfigError(f"Unknown TTS engine '{name}'. Known: {', '.join(ENGINES)}.")
-    return ALIASES[key]
 
 
 def build_engine(name: str, cfg, voice: str | None = None):

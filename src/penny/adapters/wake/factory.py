@@ -6,21 +6,17 @@ for its `detect(audio)` convenience.
 """
 from __future__ import annotations
 
+from penny.adapters.names import Names
 from penny.errors import ConfigError
 
-ALIASES = {"openwakeword": "openwakeword", "oww": "openwakeword", "open_wake_word": "openwakeword",
-           "phrase": "phrase", "stt": "phrase", "transcript": "phrase"}
+NAMES = Names("wake.engine", {"openwakeword": "openwakeword", "oww": "openwakeword",
+                              "open_wake_word": "openwakeword", "phrase": "phrase", "stt": "phrase",
+                              "transcript": "phrase"})
+engine_name = NAMES.canonical
 
 
 def _section(cfg):
     return getattr(cfg, "wake", cfg)
-
-
-def engine_name(name: str) -> str:
-    key = name.strip().lower().replace("-", "_")
-    if key not in ALIASES:
-        raise ConfigError(f"Unknown wake.engine '{name}'. Known: openwakeword, phrase.")
-    return ALIASES[key]
 
 
 def build_wake(cfg, stt=None):
