@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -65,16 +65,10 @@ print(json.dumps(out))
 
 def world(tmp: Path) -> dict:
     """What both routers see: an .ics calendar (the accuracy corpus's events), notes, running named timers."""
-    from benchmarks.accuracy_requests import SEED_EVENTS
+    from benchmarks.accuracy_scoring import seed_calendar
 
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//penny//intents//EN"]
-    for i, (offset, hhmm, title) in enumerate(SEED_EVENTS):
-        start = (NOW + timedelta(days=offset)).replace(hour=int(hhmm[:2]), minute=int(hhmm[3:]))
-        lines += ["BEGIN:VEVENT", f"UID:seed-{i}@penny", f"DTSTAMP:{start:%Y%m%dT000000}",
-                  f"DTSTART:{start:%Y%m%dT%H%M00}", f"DTEND:{start + timedelta(hours=1):%Y%m%dT%H%M00}",
-                  f"SUMMARY:{title}", "END:VEVENT"]
     ics = tmp / "calendar.ics"
-    ics.write_text("\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n", encoding="utf-8")
+    ics.write_text(seed_calendar(NOW), encoding="utf-8")
     notes = [{"id": f"seed{i}", "text": t, "created": NOW.isoformat()} for i, t in enumerate(corpus.SEED_NOTES)]
     return {"tz": TZ, "now": NOW.isoformat(), "ics": str(ics), "notes": notes, "timers": corpus.VALUES["name"]}
 

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import replace
 from typing import AsyncIterator
 
+from penny import languages
 from penny.config import PennyConfig
 from penny.core.claims import Ledger, guarded
 from penny.core.events import BackendSwitched, LLMServed, ReplyDelta, ReplyDone, TextDelta, Transcript, TurnTrace
@@ -35,10 +36,8 @@ def time_note(t: float) -> dict:
 
 
 def system_prompt(cfg: PennyConfig) -> str:
-    from penny.languages import reply_instruction
-
     a = cfg.assistant
-    language = reply_instruction(cfg)  # "" for English; otherwise it holds even with the user's own prompt
+    language = languages.reply_instruction(cfg)  # "" for English; otherwise it holds even with the user's own prompt
     if a.system_prompt:
         return f"{a.system_prompt} {language}".strip()
     return (
@@ -75,7 +74,7 @@ class Assistant:
         if not self.cfg.stt.bias_vocabulary:
             return base
         parts = [base.strip()] if base and base.strip() else []
-        if self.language.split("-")[0] == "en":  # English words would pull a multilingual Whisper to English
+        if languages.base(self.language) == "en":  # English words would pull a multilingual Whisper to English
             parts.append(SKILL_PROMPT)
         names: list[str] = []
         for name in self.plugins.vocabulary() if self.plugins is not None else []:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from penny.languages import base
+
 MONTHS = ("January February March April May June July August September October "
           "November December").split()
 _MONTH_RE = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -236,7 +238,7 @@ def speakable(text: str, language: str = "en") -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     # Lines (headings, list items) become sentences so the voice pauses between them.
     text = " ".join(ln if i == len(lines) - 1 or ln[-1] in ".!?,;:" else ln + "." for i, ln in enumerate(lines))
-    if language.replace("_", "-").split("-")[0].lower() in ("en", ""):
+    if base(language) == "en":
         for pattern, word in _ABBREV:
             text = pattern.sub(word, text)
         text = _numbers(text)

@@ -24,7 +24,8 @@ from penny.plugins.base import SkillResult
 
 log = logging.getLogger("penny.intents")
 
-_ENV = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+# Every response template (Home Assistant's, Penny's, the user's, in any language) runs in this one sandbox.
+TEMPLATES = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
 # The data a Home Assistant template needs before it can say anything true.
 _NEEDS = {"HassGetCurrentTime": "iso", "HassGetCurrentDate": "iso", "HassStartTimer": "timer",
           "HassCancelTimer": "cancelled", "HassCancelAllTimers": "cancelled", "HassTimerStatus": "timers",
@@ -155,7 +156,7 @@ def _templates(intent: str | None, data: dict, ha: dict, mine: dict) -> list[str
 
 
 def render(template: str, data: dict, now: datetime, said: dict | None = None) -> str:
-    text = _ENV.from_string(template).render(slots=slots(data, now, said), state=state(data, now))
+    text = TEMPLATES.from_string(template).render(slots=slots(data, now, said), state=state(data, now))
     text = " ".join(text.split())
     if not text:
         return ""

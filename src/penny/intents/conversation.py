@@ -16,6 +16,7 @@ def _library(language: str) -> Library:
     return load(language, _NAMES, skip_words=name_words("penny"))
 
 
+@lru_cache(maxsize=64)  # a turn asks of one text several times: is it a yes? a no? "start over"?
 def _which(text: str, language: str) -> str | None:
     lib = _library(language)
     if not lib.intents.intents:

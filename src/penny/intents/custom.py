@@ -19,8 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from jinja2.sandbox import SandboxedEnvironment
-
+from penny.intents.answers import TEMPLATES
 from penny.intents.library import Library, SentenceError
 from penny.plugins.base import Intent, SkillResult
 
@@ -29,11 +28,10 @@ log = logging.getLogger("penny.intents.custom")
 PLUGIN = "custom"
 ASK_LLM = "ask_llm"  # SkillResult.data key: the assistant sends this prompt to the LLM instead
 _METHODS = ("GET", "POST", "PUT")
-_jinja = SandboxedEnvironment(autoescape=False)
 
 
 def render(template: str, slots: dict) -> str:
-    return _jinja.from_string(template).render(slots={k: str(v) for k, v in slots.items()}).strip()
+    return TEMPLATES.from_string(template).render(slots={k: str(v) for k, v in slots.items()}).strip()
 
 
 def check_actions(actions: Any, responses: Any, intents: set[str], where: str) -> None:
@@ -55,7 +53,7 @@ def check_actions(actions: Any, responses: Any, intents: set[str], where: str) -
     templates += [(f"prompt of {n}", a["prompt"]) for n, a in (actions or {}).items() if "prompt" in a]
     for what, template in templates:
         try:
-            _jinja.parse(str(template))
+            TEMPLATES.parse(str(template))
         except Exception as exc:
             raise SentenceError(f"{where}: the {what} is not a valid template ({exc}); slots are written "
                                 "{{ slots.name }}.") from None

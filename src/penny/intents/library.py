@@ -49,7 +49,9 @@ def base_language(language: str) -> str:
 
     if language in get_languages() or (PACKAGE_SENTENCES / language).is_dir():
         return language
-    return language.split("-")[0].split("_")[0].lower()
+    from penny.languages import base
+
+    return base(language)
 
 
 def languages() -> list[str]:

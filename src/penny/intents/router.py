@@ -141,9 +141,10 @@ class IntentRouter:
 
 
 def triggers(intents: Intents) -> dict[str, frozenset[str]] | None:
-    """Per intent, words one of which any sentence of it needs (hassil's own required fragments: from each
-    template the clause of words of four letters or more ("a", "is" are in every sentence) that the fewest
-    other intents use, so "timer" does not wake every timer intent); an intent with a template that needs no word is always tried."""
+    """Per intent, words one of which any sentence of it needs (hassil's own required fragments). From each
+    template: the clause of words of four letters or more ("a", "is" are in every sentence) that the fewest
+    other intents use, so "timer" does not wake every timer intent. An intent with a template that needs no
+    word is always tried."""
     if intents.settings.ignore_whitespace:  # CJK: fragments may span words the input joins
         return None
     clauses_of: dict[str, list[frozenset]] = {}
@@ -163,6 +164,6 @@ def triggers(intents: Intents) -> dict[str, frozenset[str]] | None:
     for name, per_sentence in clauses_of.items():
         if not all(per_sentence):
             continue  # a template with no required words: this intent can't be filtered
-        found[name] = frozenset(w for clauses in per_sentence for w in min(
-            clauses, key=lambda c: (min(map(len, c)) < 4, max(len(spread[w]) for w in c), -min(map(len, c)), len(c))))
+        found[name] = frozenset(w for clauses in per_sentence for w in min(clauses, key=lambda c: (
+            min(map(len, c)) < 4, max(len(spread[w]) for w in c), -min(map(len, c)), len(c))))
     return found

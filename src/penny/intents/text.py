@@ -15,7 +15,7 @@ _SUFFIX = re.compile(r"(?: (?:please|thanks|thank you|penny|for me please))+$")
 
 def clean(text: str) -> str:
     """What hassil is given: the user's words with 'a.m.' and curly quotes made plain."""
-    t = text.replace("’", "'").replace("A.M.", "am").replace("P.M.", "pm")
+    t = text.replace("’", "'")
     t = re.sub(r"(?i)\b([ap])\.m\.", lambda m: m.group(1).lower() + "m", t)
     return " ".join(t.split())
 

@@ -37,11 +37,14 @@ def split_items(text: str) -> list[str]:
     return list(dict.fromkeys(t for t in (item_text(p) for p in parts) if t))
 
 
+def content_words(text: str, drop: set[str]) -> set[str]:
+    """Words to compare by, plural 's' dropped ('eggs' finds 'egg'); 'Wi-Fi' and 'wifi' are one word."""
+    words = re.findall(r"[a-z0-9]+", text.lower().replace("wi-fi", "wifi").replace("wi fi", "wifi"))
+    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words if w not in drop}
+
+
 def _key(text: str) -> set[str]:
-    """Words of an item, plural 's' dropped: 'eggs' finds 'egg'."""
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-            for w in words if w not in _LEADING}
+    return content_words(text, _LEADING)
 
 
 def items(doc: dict, name: str) -> list[dict]:

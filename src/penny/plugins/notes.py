@@ -2,7 +2,6 @@
 and the shopping and to-do lists kept beside them (lists.py): "add milk to my shopping list"."""
 from __future__ import annotations
 
-import re
 import uuid
 
 from penny.plugins import lists
@@ -20,10 +19,7 @@ _SWAP = {"my": "your", "i": "you", "me": "you", "mine": "yours", "im": "you're",
 
 
 def _words(text: str) -> set[str]:
-    """Content words, plural 's' dropped; 'Wi-Fi' and 'wifi' are one word."""
-    words = re.findall(r"[a-z0-9]+", text.lower().replace("wi-fi", "wifi").replace("wi fi", "wifi"))
-    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-            for w in words if w not in _STOP}
+    return lists.content_words(text, _STOP)
 
 
 def second_person(text: str) -> str:
