@@ -157,7 +157,7 @@ def pipeline_components(records: list[dict]) -> dict:
 
 async def measure(cfg, *, quick: bool, components: bool, console) -> dict:
     from benchmarks import corpus, e2e
-    from penny.core.engines import Engines
+    from penny.app.engines import Engines
 
     t_all = time.perf_counter()
     requests = corpus.select(quick)

@@ -41,7 +41,7 @@ class Bench:
     @classmethod
     async def start(cls, cfg, tmp: Path) -> "Bench":
         from penny.config import PennyConfig
-        from penny.core.engines import Engines
+        from penny.app.engines import Engines
         from penny.plugins.base import ManualClock
 
         weather = weather_server()

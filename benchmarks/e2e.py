@@ -129,7 +129,7 @@ def _classify(rec: TurnRecord) -> str:
 async def run_clip(engines, clip: Clip, mode: str, *, warmup: bool = False,
                    cache: TTSCacheReset | None = None) -> TurnRecord:
     from penny.core.events import ErrorEvent, SpeechEnded, Transcript
-    from penny.core.run_file import run_turns
+    from penny.app.run_file import run_turns
 
     req = clip.request
     rec = TurnRecord(req.id, req.kind, mode, req.voice, req.snr_db, round(clip.speech_s, 3), warmup=warmup)

@@ -100,7 +100,7 @@ def bench_wake_idle(seconds: float = 20.0) -> dict:
     """CPU share of listening for a wake word on 16 kHz room-tone (no speech)."""
     from fixtures_speech import noise
 
-    from penny.adapters.vad.endpointer import Endpointer
+    from penny.core.endpointer import Endpointer
     from penny.adapters.vad.factory import build_vad
     from penny.adapters.wake.openwakeword import OpenWakeWordDetector
     from penny.config import VADConfig

@@ -168,7 +168,7 @@ def plot(payload: dict, png: Path) -> None:
 
 async def measure(cfg, *, turns: int, sessions: int, voice_every: int, max_tokens: int, voice: bool,
                   console_print=print) -> dict:
-    from penny.core.engines import Engines
+    from penny.app.engines import Engines
 
     with tempfile.TemporaryDirectory(prefix="penny-soak-") as tmp:
         cfg = soak_config(cfg, Path(tmp), max_tokens)

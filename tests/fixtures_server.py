@@ -1,4 +1,4 @@
-"""A small, fast stand-in for penny.core.engines.Engines with the same surface the server uses.
+"""A small, fast stand-in for penny.app.engines.Engines with the same surface the server uses.
 
 Speech is "heard" by energy (any frame louder than -30 dBFS); the transcript of any utterance is
 FAKE_HEARD; the reply echoes what was said. The same server tests run against the real Engines

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from penny.adapters.tts.factory import build_tts
 from penny.config import PennyConfig
-from penny.core.engines import Engines
+from penny.app.engines import Engines
 from penny.core.events import Alert, ReplyAudio, ReplyDone
 from penny.memory.store import MemoryStore
 from penny.plugins.base import ManualClock

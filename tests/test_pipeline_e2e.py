@@ -12,9 +12,9 @@ import pytest_asyncio
 
 from fixtures_speech import load, silence, synth_piper
 from penny.config import PennyConfig
-from penny.core.engines import Engines
+from penny.app.engines import Engines
 from penny.core.events import ReplyAudio, SpeechStarted, TurnTrace
-from penny.core.run_file import run_file, run_turns
+from penny.app.run_file import run_file, run_turns
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 

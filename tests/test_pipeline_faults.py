@@ -11,7 +11,7 @@ from fixtures_llm import kill
 from penny.adapters.llm.factory import build_llm
 from penny.adapters.tts.factory import build_tts
 from penny.config import PennyConfig
-from penny.core.engines import Engines
+from penny.app.engines import Engines
 from penny.core.events import BackendSwitched, ReplyAudio, ReplyDelta, ReplyDone
 from penny.memory.store import MemoryStore
 

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import soak  # noqa: E402
 from penny.config import PennyConfig  # noqa: E402
-from penny.core.engines import Engines  # noqa: E402
+from penny.app.engines import Engines  # noqa: E402
 from penny.core.events import TextDelta  # noqa: E402
 from penny.memory.store import MemoryStore  # noqa: E402
 

@@ -14,9 +14,9 @@ from penny.adapters.stt.factory import build_stt
 from penny.adapters.tts.factory import build_tts
 from penny.config import PennyConfig
 from penny.core.assistant import SKILL_PROMPT, Assistant
-from penny.core.engines import Engines
+from penny.app.engines import Engines
 from penny.core.events import AudioChunk, Transcript
-from penny.core.run_file import run_turns
+from penny.app.run_file import run_turns
 from penny.memory.store import MemoryStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

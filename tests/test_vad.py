@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from fixtures_speech import add_noise, concat_with_silence, load, noise, silence
 
-from penny.adapters.vad.endpointer import Endpointer
+from penny.core.endpointer import Endpointer
 from penny.adapters.vad.factory import build_vad
 from penny.config import PennyConfig, VADConfig
 from penny.core.events import AudioChunk, SilenceStarted, SpeechEnded, SpeechStarted

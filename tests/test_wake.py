@@ -11,7 +11,7 @@ import pytest
 from fixtures_speech import concat_with_silence, write_wav
 
 from penny.adapters.wake.factory import build_wake
-from penny.adapters.wake.gate import WakeGate
+from penny.core.wake_gate import WakeGate
 from penny.adapters.wake.phrase import PhraseWake
 from penny.config import PennyConfig, WakeConfig
 from penny.core.events import Transcript
@@ -170,9 +170,9 @@ async def heard_and_answered(tmp_path, audio, cfg, mode=None):
     """Feed audio through a real VoiceSession (real VAD, wake, STT); return (transcripts, commands, wakes)."""
     from penny.adapters.stt.factory import build_stt
     from penny.adapters.tts.factory import build_tts
-    from penny.core.engines import Engines
+    from penny.app.engines import Engines
     from penny.core.events import ReplyStarted, Transcript, WakeDetected
-    from penny.core.run_file import run_turns
+    from penny.app.run_file import run_turns
     from penny.memory.store import MemoryStore
 
     cfg = cfg.model_copy(update={"tts": cfg.tts.model_copy(update={"provider": "espeak", "fallbacks": []})})

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fixtures_speech import concat_with_silence, load
 
-from penny.adapters.wake.gate import WakeGate
+from penny.core.wake_gate import WakeGate
 from penny.config import PennyConfig, WakeConfig
 from penny.core.events import (AudioChunk, Listening, ReplyAudio, ReplyDone, ReplyStarted, SpeechEnded,
                                TextDelta, Transcript, WakeDetected)
@@ -62,7 +62,7 @@ def real_stt():
 @pytest.fixture
 def engines(tmp_path, real_stt):
     from penny.adapters.tts.factory import build_tts
-    from penny.core.engines import Engines
+    from penny.app.engines import Engines
     from penny.memory.store import MemoryStore
 
     return Engines(CFG, llm=CountingLLM(), stt=CountingSTT(real_stt), tts=build_tts(CFG, cache=False),
@@ -84,7 +84,7 @@ def chatter(piper_say, at_least_s: float = 30.0) -> np.ndarray:
 
 
 async def run(engines, audio: np.ndarray) -> list:
-    from penny.core.run_file import run_turns
+    from penny.app.run_file import run_turns
 
     events: list = []
     await run_turns(engines, audio, mode="wake_word", all_events=events)
@@ -234,7 +234,7 @@ async def test_barge_in_still_stops_the_reply_and_a_woken_one_is_answered(engine
 
 
 def test_listening_reaches_the_page_and_the_terminal():
-    from penny.core.listen import describe
+    from penny.app.listen import describe
     from penny.server.protocol import event_message
 
     closed = Listening(False, "start", 0.1, "hey jarvis")

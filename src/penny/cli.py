@@ -105,8 +105,8 @@ def run_file_cmd(
     """Run full voice turns from a file to a file and print each turn's latency trace."""
     import asyncio
 
-    from penny.core.engines import Engines
-    from penny.core.run_file import run_file
+    from penny.app.engines import Engines
+    from penny.app.run_file import run_file
 
     async def go():
         engines = await Engines.load(cfg())
@@ -228,7 +228,7 @@ def listen(
     except DeviceNotFound as exc:
         fail(str(exc), 1)
 
-    from penny.core.listen import listen_loop
+    from penny.app.listen import listen_loop
 
     try:
         asyncio.run(listen_loop(c, source, sink, typer.echo))
@@ -275,7 +275,7 @@ def chat(
     backend: Optional[str] = typer.Option(None, "--backend", "-b", help="Backend for --model (e.g. lmstudio)."),
 ) -> None:
     """Chat in text with the LLM chain: streams the answer, shows the backend and first-token latency."""
-    from penny.core.chat import run_chat
+    from penny.app.chat import run_chat
 
     raise typer.Exit(run_chat(cfg(), question, model=model, backend=backend))
 

@@ -8,24 +8,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-from dataclasses import asdict, dataclass
 
 from penny.config import PennyConfig
-
-OK, FAIL, WARN, NA = "ok", "fail", "warn", "not available"
-
-
-@dataclass
-class Check:
-    component: str
-    status: str  # ok | fail | warn | not available
-    detail: str = ""
-    fix: str = ""
-    required: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
+from penny.health import FAIL, NA, OK, WARN, Check  # noqa: F401 (the API and tests read them here too)
 
 COMPONENT_MODULES = {
     "llm": "penny.adapters.llm.factory",

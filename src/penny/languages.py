@@ -131,7 +131,7 @@ def missing(registry) -> dict[str, list[str]]:
 def doctor_checks(cfg) -> list:
     import tempfile
 
-    from penny.doctor import OK, WARN, Check
+    from penny.health import OK, WARN, Check
     from penny.plugins.registry import build_plugins
 
     lang = base(cfg.assistant.language)

@@ -21,7 +21,7 @@ from typing import AsyncIterator
 
 import numpy as np
 
-from penny.adapters.wake.gate import WakeGate
+from penny.core.wake_gate import WakeGate
 from penny.core.events import (Alert, AudioChunk, BackendSwitched, ErrorEvent, Interrupted, ReplyAudio,
                                ReplyDelta, ReplyDone, ReplyStarted, SilenceStarted, SpeechEnded, SpeechStarted,
                                Transcript, TurnTrace)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from penny.doctor import OK, WARN, Check
+from penny.health import OK, WARN, Check
 
 _OURS = ("penny:", "home-assistant-intents", "plugin:")
 

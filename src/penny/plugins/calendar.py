@@ -9,7 +9,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from penny.doctor import FAIL, OK, WARN, Check
+from penny.health import FAIL, OK, WARN, Check
 from penny.plugins.base import Intent, Plugin, SkillResult, Tool
 from penny.plugins.calendar_sources import CalendarError, Event, Source, make_source, new_vevent
 from penny.intents.slots import as_day, as_when

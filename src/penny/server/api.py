@@ -245,7 +245,7 @@ LOADED = ("stt", "tts")  # health reports these from the engines this server loa
 
 
 def _loaded_check(name: str, engine):
-    from penny.doctor import FAIL, OK, Check
+    from penny.health import FAIL, OK, Check
 
     if engine is None:
         return Check(name, FAIL, "not loaded")

@@ -139,7 +139,7 @@ def create_app(cfg: PennyConfig, engines=None, *, guard: Guard | None = None, li
     async def lifespan(app: FastAPI):
         owned = None
         if state.engines is None:
-            from penny.core.engines import Engines
+            from penny.app.engines import Engines
 
             log.info("loading models...")
             try:

@@ -156,7 +156,7 @@ class MicSource:
 
 
 def doctor_checks(cfg) -> list:
-    from penny.doctor import OK, WARN, Check
+    from penny.health import OK, WARN, Check
 
     checks = []
     for kind, spec in (("input", cfg.audio.input_device), ("output", cfg.audio.output_device)):

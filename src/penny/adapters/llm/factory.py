@@ -138,7 +138,7 @@ def build_llm(cfg: PennyConfig) -> FallbackLLM:
 # ---- penny doctor ----
 
 async def _check_server(b: OpenAICompatLLM, required: bool):
-    from penny.doctor import FAIL, OK, Check
+    from penny.health import FAIL, OK, Check
 
     label = f"llm:{b.name}"
     start_hint = {"lmstudio": "Start LM Studio's server (Developer tab) and load a model",
@@ -172,7 +172,7 @@ async def _check_server(b: OpenAICompatLLM, required: bool):
 
 
 def _check_embedded(b: EmbeddedLLM, required: bool):
-    from penny.doctor import FAIL, OK, Check
+    from penny.health import FAIL, OK, Check
 
     try:
         path = default_model_path(b._model_path_cfg)
@@ -187,7 +187,7 @@ def _check_embedded(b: EmbeddedLLM, required: bool):
 
 
 async def doctor_checks(cfg: PennyConfig) -> list:
-    from penny.doctor import FAIL, OK, Check
+    from penny.health import FAIL, OK, Check
 
     try:
         chain = build_llm(cfg)

@@ -74,7 +74,7 @@ def build_stt(cfg):
 def doctor_checks(cfg) -> list:
     import time
 
-    from penny.doctor import FAIL, OK, WARN, Check
+    from penny.health import FAIL, OK, WARN, Check
 
     scfg = _section(cfg)
     checks = []

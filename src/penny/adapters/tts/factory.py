@@ -124,7 +124,7 @@ def doctor_checks(cfg) -> list:
     import time
 
     from penny.adapters.tts.espeak import INSTALL_HINT, espeak_binary
-    from penny.doctor import FAIL, OK, WARN, Check
+    from penny.health import FAIL, OK, WARN, Check
 
     tcfg = _section(cfg)
     checks = []

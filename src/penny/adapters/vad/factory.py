@@ -29,7 +29,7 @@ def build_vad(cfg):
 
 
 def build_endpointer(cfg):
-    from penny.adapters.vad.endpointer import Endpointer
+    from penny.core.endpointer import Endpointer
 
     return Endpointer(build_vad(cfg), _section(cfg))
 
@@ -39,7 +39,7 @@ def doctor_checks(cfg) -> list:
 
     import numpy as np
 
-    from penny.doctor import FAIL, OK, Check
+    from penny.health import FAIL, OK, Check
 
     try:
         vad = build_vad(cfg)

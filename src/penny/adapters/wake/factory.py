@@ -36,7 +36,7 @@ def build_wake(cfg, stt=None):
 def doctor_checks(cfg) -> list:
     import numpy as np
 
-    from penny.doctor import FAIL, OK, WARN, Check
+    from penny.health import FAIL, OK, WARN, Check
     from penny.errors import PennyError
 
     wcfg = _section(cfg)

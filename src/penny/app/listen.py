@@ -39,7 +39,7 @@ def describe(ev) -> str | None:
 
 async def listen_loop(cfg: PennyConfig, source, sink, echo: Callable[[str], None]) -> int:
     """Run turns until the source ends (a file) or Ctrl-C (the microphone). Returns the turn count."""
-    from penny.core.engines import Engines
+    from penny.app.engines import Engines
 
     engines = await Engines.load(cfg)
     session = engines.new_session(sink=sink)

@@ -79,7 +79,7 @@ class Engines:
                                                                              "Yes?"]))
 
     def new_endpointer(self):
-        from penny.adapters.vad.endpointer import Endpointer
+        from penny.core.endpointer import Endpointer
         from penny.adapters.vad.factory import build_vad
 
         return Endpointer(build_vad(self.cfg), self.cfg.vad)
