@@ -234,6 +234,19 @@ class ServerConfig(Section):
     tls_key: str | None = None
 
 
+class WyomingConfig(Section):
+    """Penny as Home Assistant Wyoming services (asr, tts, wake, handle): `penny wyoming`, or with `penny serve`."""
+    enabled: bool = False  # True: `penny serve` also serves Wyoming on `uri`
+    uri: str = "tcp://127.0.0.1:10300"
+    zeroconf: bool = False  # announce the services on the local network (off: nothing leaves by default)
+
+
+class SatelliteConfig(Section):
+    """A Wyoming satellite (a microphone and speaker in a room) that Penny connects to and drives."""
+    uri: str  # tcp://host:port
+    name: str | None = None  # None: the host name
+
+
 class LoggingConfig(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_file: str | None = None
@@ -252,6 +265,8 @@ class PennyConfig(Section):
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    wyoming: WyomingConfig = Field(default_factory=WyomingConfig)
+    satellites: list[SatelliteConfig] = Field(default_factory=list)
 
     # Where this config came from ("defaults" or a file path); not part of the file.
     _source: str = "defaults"
