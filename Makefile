@@ -14,6 +14,7 @@ run: setup
 	$(BIN)/penny serve
 
 test: setup-dev
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 bench: setup-dev

@@ -155,8 +155,8 @@ def pipeline_components(records: list[dict]) -> dict:
 # ---------------------------------------------------------------- the run
 
 
-async def measure(cfg, *, quick: bool, components: bool, console) -> dict:
-    from benchmarks import corpus, e2e
+async def measure(cfg, *, quick: bool, components: bool, console, websocket: bool = True) -> dict:
+    from benchmarks import corpus, e2e, ws_path
     from penny.app.engines import Engines
 
     t_all = time.perf_counter()
@@ -213,6 +213,22 @@ async def measure(cfg, *, quick: bool, components: bool, console) -> dict:
             "idle_wake_listening_cpu": idle,
             "pipeline": pipeline_components(records),
         }
+        # The browser path: the same clips through a running `penny serve`'s WebSocket, now that the in-process
+        # engines are closed (they would compete for the CPU).
+        ws: dict | None = None
+        if websocket:
+            def show_ws(rec):
+                console.print(f"  {rec.request_id:8} websocket  {rec.path:6} voice→first audio "
+                              f"{rec.first_audio_ms if rec.first_audio_ms is not None else 'missing':>7} ms from the "
+                              f"true end (server {rec.server_first_audio_ms} ms)"
+                              f"{('  ERROR ' + rec.error) if rec.error else ''}")
+
+            # Warm up on a request outside the measured ones where there is one: the server's TTS cache keeps
+            # the warm-up's reply (the in-process run resets its cache before every turn).
+            spare = [r for r in corpus.CORPUS if r.kind == "local" and r not in requests]
+            ws = await ws_path.run_pass(e2e.isolated_config(cfg, Path(tmp) / "ws"), clips, Path(tmp) / "ws",
+                                        on_turn=show_ws, console=console,
+                                        warmup_clip=corpus.load_clip(spare[-1]) if spare else None)
         # After the engines are closed (they would compete for the CPU), still on the temporary config.
         for short in COMPONENT_MODULES:
             if not components:
@@ -220,14 +236,14 @@ async def measure(cfg, *, quick: bool, components: bool, console) -> dict:
                 continue
             console.print(f"component benchmark: {short}…")
             comps[short] = await run_component(short, quick=quick, cfg=cfg)
-    return {"records": records, "components": comps, "corpus": [
+    return {"records": records, "components": comps, "websocket": ws, "corpus": [
         {**c.request.__dict__, "speech_s": round(c.speech_s, 3), "clip_s": round(c.duration_s, 3),
          "lead_s": corpus.LEAD_S, "trail_s": corpus.TRAIL_S} for c in clips],
         "duration_s": round(time.perf_counter() - t_all, 1)}
 
 
 def run(*, quick: bool = False, out: Path | None = None, config: str | None = None, components: bool | None = None,
-        update_readme: bool = False, verbose: bool = False) -> Path:
+        update_readme: bool = False, verbose: bool = False, websocket: bool = True) -> Path:
     """Run the benchmark, print the tables, write JSON + PNG; returns the JSON path."""
     from rich.console import Console
 
@@ -246,7 +262,7 @@ def run(*, quick: bool = False, out: Path | None = None, config: str | None = No
     if float(machine["load_before"].split()[0] if machine["load_before"] != "?" else 0) > 1.0:
         console.print(f"[yellow]note: load average is {machine['load_before']}: other work shares the CPU, "
                       "so these numbers are noisy.[/yellow]")
-    data = asyncio.run(measure(cfg, quick=quick, components=components, console=console))
+    data = asyncio.run(measure(cfg, quick=quick, components=components, console=console, websocket=websocket))
     machine["load_after"] = _load()
     summary = report.summarize(data["records"])
     out_dir = Path(out) if out else RESULTS
@@ -254,6 +270,7 @@ def run(*, quick: bool = False, out: Path | None = None, config: str | None = No
     payload = {"schema": 1, "quick": quick, "machine": machine, "duration_s": data["duration_s"],
                "summary": summary, "components": data["components"], "corpus": data["corpus"],
                "turns": data["records"],
+               "websocket": _websocket_section(data.get("websocket"), data["records"]),
                "notes": ["ms values are from the pipeline's end of speech (the endpointer's estimate) unless "
                          "named otherwise; vad_end_offset_ms = endpointer end of speech - true end of speech",
                          "played_end is computed with a simulated speaker that plays each chunk as it arrives",
@@ -272,6 +289,23 @@ def run(*, quick: bool = False, out: Path | None = None, config: str | None = No
     return json_path
 
 
+def _websocket_section(ws: dict | None, records: list[dict]) -> dict | None:
+    """The WebSocket pass in the results JSON: its server, the comparison with in-process, its turns."""
+    from benchmarks import ws_path
+
+    if ws is None:
+        return None
+    return {"server": ws["server"], "summary": ws_path.summarize(ws["records"], records), "turns": ws["records"],
+            "notes": ["voice→first audio from the true end of speech, both paths: in-process = ms.first_audio + "
+                      "vad_end_offset_ms of the streaming turns; websocket = arrival at the client of the reply's "
+                      "first audio frame - the wall time of the clip's last speech sample",
+                      "microphone audio sent as the page sends it: 16 kHz int16, 20 ms frames, real-time pace",
+                      "inbound/outbound: the server's stage times (perf_counter, one clock on this machine) "
+                      "against the client's",
+                      "compared: requests answered by the same path both ways; websocket turns whose reply was "
+                      "spoken earlier in the pass (a possible TTS cache hit) are left out"]}
+
+
 def present(payload: dict, json_path: Path, console, update_readme: bool = False) -> None:
     """Tables on the terminal, the PNG beside the JSON, and optionally README.md's Latency section."""
     from benchmarks import report
@@ -284,6 +318,8 @@ def present(payload: dict, json_path: Path, console, update_readme: bool = False
     for t in report.rich_tables(summary):
         console.print(t)
     console.print(report.components_table(data["components"]))
+    for line in report.websocket_lines(data.get("websocket")):
+        console.print(line)
     overall = summary["ratios"]["all"]["first_audio"]
     if overall["n"]:
         console.print(f"[bold]streaming/sequential voice→first audio over all {overall['n']} pairs: median "
@@ -305,7 +341,8 @@ def present(payload: dict, json_path: Path, console, update_readme: bool = False
         rel = lambda p: os.path.relpath(p, ROOT)  # noqa: E731
         report.update_readme(ROOT / "README.md", report.readme_section(summary, machine, rel(png_path),
                                                                        rel(json_path), quick, data["corpus"],
-                                                                       data["components"], data.get("duration_s")))
+                                                                       data["components"], data.get("duration_s"),
+                                                                       data.get("websocket")))
         console.print("updated the Latency section of README.md")
 
 
@@ -316,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=None, help="penny_config.json to use (default: built-in defaults)")
     p.add_argument("--components", action=argparse.BooleanOptionalAction, default=None,
                    help="run benchmarks/{hearing,speaking,llm}.py too (default: yes, except with --quick)")
+    p.add_argument("--websocket", action=argparse.BooleanOptionalAction, default=True,
+                   help="also feed the corpus through a running `penny serve`'s WebSocket (the browser path)")
     p.add_argument("--update-readme", action="store_true", help="rewrite README.md's Latency section")
     p.add_argument("--render", type=Path, default=None, metavar="JSON",
                    help="measure nothing: re-print the tables and redraw the chart of an earlier results JSON")
@@ -346,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not a.accuracy:
         run(quick=a.quick, out=a.out, config=a.config, components=a.components,
-            update_readme=a.update_readme, verbose=a.verbose)
+            update_readme=a.update_readme, verbose=a.verbose, websocket=a.websocket)
     if a.accuracy or not (a.quick or a.no_accuracy):  # the full benchmark includes task success
         accuracy.main(quick=a.quick, out=a.out, config=a.config, update_readme=a.update_readme, baseline=a.baseline)
     return 0

@@ -95,7 +95,7 @@ def new_registry(tmp: Path, w: dict):
     """The current registry on the same world; a plugin that breaks the router is left out and reported."""
     from penny.config import PennyConfig
     from penny.plugins.base import ManualClock
-    from penny.plugins.registry import build_plugins
+    from penny.plugins.loading import build_plugins
 
     def build(without: set[str]):
         cfg = PennyConfig()

@@ -334,6 +334,45 @@ def markdown_table(summary: dict) -> str:
 # ---------------------------------------------------------------- files
 
 
+def websocket_lines(ws: dict | None) -> list[str]:
+    """The browser path beside the in-process one (markdown; also printed on the terminal): voice→first
+    audio from the true end of speech, median (p90), and the gap, from the same run."""
+    if not ws:
+        return []
+    sm, server = ws.get("summary") or {}, ws.get("server") or {}
+    if server.get("error"):
+        return [f"- Through the WebSocket (`penny serve`): failed: {server['error'].splitlines()[0]}"]
+    a, b = sm.get("in_process") or {}, sm.get("websocket") or {}
+    if not a.get("n") or not b.get("n"):
+        return ["- Through the WebSocket (`penny serve`): no request answered both ways"]
+    cell = lambda st: f"{fmt_ms(st['median'])} ({fmt_ms(st['p90'])})" if st.get("n") else "—"  # noqa: E731
+    gap = sm.get("gap_pairwise") or {}
+    lines = [
+        "| voice→first audio, ms from the true end of speech, median (p90) | in-process | through the WebSocket "
+        "(`penny serve`) | gap |",
+        "|---|---:|---:|---:|",
+        f"| all requests answered both ways ({b['n']}) | {cell(a)} | {cell(b)} | "
+        f"{sm['gap_of_medians_ms']:+.0f} ({sm['gap_of_p90_ms']:+.0f}) |",
+    ]
+    for path, label in (("local", "local intents (skills)"), ("llm", "LLM answers")):
+        g = (sm.get("by_path") or {}).get(path)
+        if g and g["in_process"]["n"] and g["websocket"]["n"]:
+            lines.append(f"| {label} ({g['n']}) | {cell(g['in_process'])} | {cell(g['websocket'])} | "
+                         f"{g['websocket']['median'] - g['in_process']['median']:+.0f} |")
+    lines += ["", f"- WebSocket path, request by request minus in-process: median {fmt_ms(gap.get('median'))} ms, "
+                  f"p90 {fmt_ms(gap.get('p90'))} ms. Of the WebSocket figure, the server's own pipeline (its "
+                  f"first_audio mark) is {cell(sm.get('websocket_server_side') or {})} ms, the microphone frame's trip "
+                  f"in {cell(sm.get('inbound') or {})} ms and the reply frame's trip out "
+                  f"{cell(sm.get('outbound') or {})} ms (one clock on this machine). The WebSocket pass runs after "
+                  f"the in-process one (never at once); load average {server.get('load_before', '?')} before it, "
+                  f"{server.get('load_after', '?')} after."]
+    left = [*(sm.get("failed") or []), *(sm.get("repeat_reply") or [])]
+    if left:
+        lines.append(f"- Not compared: {', '.join(sorted(set(left)))} (failed, or a reply already spoken in the "
+                     "WebSocket pass: a possible TTS cache hit).")
+    return lines
+
+
 def result_stem(machine: dict, quick: bool) -> str:
     host = re.sub(r"[^A-Za-z0-9_.-]", "-", machine.get("host", "host"))[:40]
     return f"{machine['date']}-{host}" + ("-quick" if quick else "")
@@ -410,7 +449,7 @@ def describe_corpus(corpus: list[dict]) -> str:
 
 def readme_section(summary: dict, machine: dict, chart_rel: str, json_rel: str, quick: bool,
                    corpus: list[dict] | None = None, components: dict | None = None,
-                   duration_s: float | None = None) -> str:
+                   duration_s: float | None = None, websocket: dict | None = None) -> str:
     cpu = machine.get("cpu", "unknown CPU")
     when = machine.get("date", "")
     kind = "quick run" if quick else "full run"
@@ -429,6 +468,7 @@ def readme_section(summary: dict, machine: dict, chart_rel: str, json_rel: str, 
         "",
         markdown_table(summary),
         "",
+        *([*websocket_lines(websocket), ""] if websocket else []),
         f"![Per-stage latency]({chart_rel})",
         "",
         "| component figure | value |",

@@ -276,6 +276,16 @@ if __name__ == "__main__":  # child-process fake server: MODE PORT DELAY TEXT
     FakeLLMServer(mode, text, delay=delay, port=port).serve_forever()
 
 
+class LLMStub:
+    """What every LLM has besides `stream` (core/contracts.py): nothing to start, nothing to close."""
+
+    async def start(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
 class StubChild:
     """A backend with a start() like the embedded one, counting starts; it always says `text`."""
 
@@ -299,7 +309,7 @@ class StubChild:
         pass
 
 
-class RecordingLLM:
+class RecordingLLM(LLMStub):
     """An LLM that answers "Paris is the capital." and keeps every message list it was sent."""
 
     name, model, supports_tools = "recording", "rec-1", False

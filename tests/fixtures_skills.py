@@ -20,7 +20,7 @@ import pytest
 
 from penny.config import PennyConfig
 from penny.plugins.base import ManualClock
-from penny.plugins.registry import build_plugins
+from penny.plugins.loading import build_plugins
 
 DATA = Path(__file__).parent / "data"
 BERLIN = ZoneInfo("Europe/Berlin")

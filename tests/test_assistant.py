@@ -8,9 +8,10 @@ from penny.core.assistant import Assistant
 from penny.core.events import ReplyDelta, ReplyDone, TextDelta
 from penny.errors import LLMUnavailable
 from penny.memory.store import MemoryStore
+from fixtures_llm import LLMStub
 
 
-class ScriptedLLM:
+class ScriptedLLM(LLMStub):
     name, model, supports_tools = "scripted", "script-1", False
 
     def __init__(self, words=("Paris ", "is ", "the ", "capital."), fail=False, delay=0.0):

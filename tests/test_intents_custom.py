@@ -14,7 +14,7 @@ from fixtures_skills import NOW, make_config
 from penny.intents.custom import ASK_LLM
 from penny.intents.library import SentenceError, read_file
 from penny.plugins.base import ManualClock
-from penny.plugins.registry import build_plugins
+from penny.plugins.loading import build_plugins
 
 EXTRA = """\
 language: en

@@ -17,7 +17,8 @@ from penny.config import parse_config
 from penny.core.assistant import system_prompt
 from penny.intents.conversation import start_over, yes_or_no
 from penny.plugins.base import ManualClock
-from penny.plugins.registry import build_plugins
+from penny.plugins.loading import build_plugins
+from fixtures_llm import LLMStub
 
 needs_espeak = pytest.mark.skipif(espeak_binary() is None, reason="espeak-ng is not installed")
 WEATHER = {"current": {"temperature_2m": 17.2, "weather_code": 2, "wind_speed_10m": 9.0},
@@ -162,7 +163,7 @@ async def test_a_skill_without_sentences_in_the_language_falls_to_the_llm(tmp_pa
     assert await registry.handle_text("s", said) is None and await registry.act("s", said) is None
 
 
-class GermanLLM:
+class GermanLLM(LLMStub):
     name, model, supports_tools = "scripted", "script-1", False
 
     def __init__(self):

@@ -128,7 +128,7 @@ async def test_any_exception_in_a_turn_ends_it_with_an_error_an_apology_and_repl
     from fixtures_speech import load
     from penny.adapters.stt.factory import build_stt
     from penny.core.events import AudioChunk, ErrorEvent
-    from penny.core.pipeline import APOLOGY
+    from penny.core.turn import APOLOGY
 
     cfg = PennyConfig.model_validate({"memory": {"path": str(tmp_path / "m.db")},
                                       "tts": {"cache": {"dir": str(tmp_path / "tts")}}})
@@ -143,7 +143,7 @@ async def test_any_exception_in_a_turn_ends_it_with_an_error_an_apology_and_repl
         await session.feed(AudioChunk(audio, 16000))
         await session.push_to_talk(False)
     try:
-        with caplog.at_level("ERROR", logger="penny.core.pipeline"):
+        with caplog.at_level("ERROR", logger="penny.core"):
             failed = await turn_events(session, speak)
         assert [e.code for e in failed if isinstance(e, ErrorEvent)] == ["internal-error"]
         assert failed[-1].text == APOLOGY and any(isinstance(e, ReplyAudio) for e in failed)  # spoken

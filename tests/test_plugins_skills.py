@@ -12,10 +12,11 @@ import pytest
 
 from fixtures_skills import ToolCallServer, free_port, make_registry
 from penny.core.events import TextDelta, ToolCall
-from penny.plugins import registry as registry_mod
+from penny.plugins import loading as loading_mod
 from penny.plugins.base import Intent, Plugin, SkillResult, Tool
 from penny.plugins.tools import run_tool_loop
 from penny.plugins.weather import UNREACHABLE
+from fixtures_llm import LLMStub
 
 
 def test_tools_schema_lists_enabled_plugins(tmp_path):
@@ -72,7 +73,7 @@ async def test_tool_calling_round_trip_over_http(tmp_path):
         "Ten minutes left on your tea timer."
 
 
-class _GreedyLLM:
+class _GreedyLLM(LLMStub):
     """Asks for a tool every time it may; answers in text once tools are withheld."""
 
     def __init__(self):
@@ -138,7 +139,7 @@ class _EP:
 
 async def test_entry_point_plugins(tmp_path, monkeypatch, caplog):
     eps = [_EP("echo", EchoPlugin), _EP("broken", ImportError("no module named broken"))]
-    monkeypatch.setattr(registry_mod, "entry_points", lambda group: eps if group == "penny.plugins" else [])
+    monkeypatch.setattr(loading_mod, "entry_points", lambda group: eps if group == "penny.plugins" else [])
     reg, _ = make_registry(tmp_path)
     reg_cfg = reg  # settings come from plugins.extra
     assert "echo" in reg_cfg.plugins and "broken" not in reg_cfg.plugins
@@ -152,9 +153,9 @@ async def test_entry_point_plugins(tmp_path, monkeypatch, caplog):
 
     cfg = make_config()
     cfg.plugins.extra = {"echo": {"enabled": False}}
-    assert "echo" not in registry_mod.build_plugins(cfg, data_dir=tmp_path).plugins
+    assert "echo" not in loading_mod.build_plugins(cfg, data_dir=tmp_path).plugins
     cfg.plugins.extra = {"echo": {"prefix": "> "}}
-    reg3 = registry_mod.build_plugins(cfg, data_dir=tmp_path)
+    reg3 = loading_mod.build_plugins(cfg, data_dir=tmp_path)
     assert (await reg3.handle_text("s", "echo hi")).text == "> hi"
 
 

@@ -211,6 +211,6 @@ def test_parse_range():
 ])
 def test_read_only_intents_may_run_before_the_turn_ends(tmp_path, text, read_only):
     from penny.config import PennyConfig
-    from penny.plugins.registry import build_plugins
+    from penny.plugins.loading import build_plugins
 
     assert build_plugins(PennyConfig(), data_dir=tmp_path).read_only("s", text) is read_only

@@ -143,3 +143,24 @@ def test_ordinals_and_years():
         "first", "second", "third", "twelfth", "twentieth", "twenty-first", "one hundredth"]
     assert [year_words(y) for y in (1905, 1900, 2000, 2007, 2024)] == [
         "nineteen oh-five", "nineteen hundred", "two thousand", "two thousand seven", "twenty twenty-four"]
+
+
+@pytest.mark.parametrize("text, first", [
+    # A long first sentence without a comma starts at a joining word, streamed or whole.
+    ("The weather today is sunny with a high of twenty degrees.", "The weather today is sunny"),
+    ("It will rain this afternoon and clear up by the evening.", "It will rain this afternoon"),
+    # Too few words on one side: the sentence stays whole.
+    ("Salt and pepper are good.", "Salt and pepper are good."),
+    ("I set a timer for ten minutes and it runs.", "I set a timer for ten minutes and it runs."),
+    # A comma after one word is no clause; the joining word still starts the voice early.
+    ("Sure, I can do that with pleasure and right now.", "Sure, I can do that"),
+])
+def test_a_long_first_sentence_starts_at_a_joining_word(text, first):
+    whole = SentenceSplitter()
+    assert (whole.feed(text) + whole.flush())[0] == first
+    streamed, out = SentenceSplitter(), []
+    for word in text.split(" "):
+        out += streamed.feed(word + " ")
+    assert (out + streamed.flush())[0] == first
+    later = SentenceSplitter()
+    assert later.feed("Okay. " + text)[:1] == ["Okay."]  # only the first chunk of a reply is cut early

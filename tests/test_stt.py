@@ -169,3 +169,8 @@ def test_short_window_cuts_a_whisper_loop():
     assert [s.text for s in drop_repeats(two)] == ["Set a timer."]
     fine = [ShortSegment(0, 1, "Hey Penny.", 0, 0, 0), ShortSegment(1, 2, "What time is it?", 0, 0, 0)]
     assert len(drop_repeats(fine)) == 2
+    # A loop that misspells its copy (heard on an espeak clip) is still a loop.
+    misspelt = [ShortSegment(0, 1.5, "Cancel the timer. Cancell the timer.", 0, 0, 0)]
+    assert [s.text for s in drop_repeats(misspelt)] == ["Cancel the timer."]
+    longer = [ShortSegment(0, 2, "Set a timer. Set a timer for ten minutes.", 0, 0, 0)]
+    assert [s.text for s in drop_repeats(longer)] == ["Set a timer. Set a timer for ten minutes."]

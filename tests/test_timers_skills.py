@@ -144,7 +144,7 @@ async def test_alert_missed_while_off_is_delivered_at_start(tmp_path):
 
 async def test_system_clock_fires_a_short_timer(tmp_path):
     from fixtures_skills import make_config
-    from penny.plugins.registry import build_plugins
+    from penny.plugins.loading import build_plugins
 
     reg = build_plugins(make_config(), data_dir=tmp_path)  # the real clock
     reg.start()

@@ -16,6 +16,7 @@ from penny.adapters.wake.phrase import PhraseWake
 from penny.config import PennyConfig, WakeConfig
 from penny.core.events import Transcript
 from penny.errors import ConfigError, ModelNotFound
+from fixtures_llm import LLMStub
 
 SR = 16000
 
@@ -155,7 +156,7 @@ def test_wake_doctor_checks():
     assert doctor_checks(PennyConfig(wake=WakeConfig(engine="openwakeword", model="x")))[0].status == "fail"
 
 
-class EchoLLM:
+class EchoLLM(LLMStub):
     """Says back what it was asked: these tests are about who is addressed, not about the model."""
 
     name, model, supports_tools = "echo", "echo", False

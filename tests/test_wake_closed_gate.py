@@ -13,6 +13,7 @@ from penny.core.wake_gate import WakeGate
 from penny.config import PennyConfig, WakeConfig
 from penny.core.events import (AudioChunk, Listening, ReplyAudio, ReplyDone, ReplyStarted, SpeechEnded,
                                TextDelta, Transcript, WakeDetected)
+from fixtures_llm import LLMStub
 
 SR = 16000
 POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
@@ -37,7 +38,7 @@ class CountingSTT:
         return getattr(self.inner, name)
 
 
-class CountingLLM:
+class CountingLLM(LLMStub):
     name, model, supports_tools = "echo", "echo", False
 
     def __init__(self):
@@ -93,6 +94,7 @@ async def run(engines, audio: np.ndarray) -> list:
 
 def test_gate_admits_only_what_the_acoustic_engine_woke_for():
     class Acoustic:
+        hears = "audio"
         name = "hey_jarvis"
 
         def process(self, frame, t):

@@ -9,8 +9,11 @@ from typing import Optional
 
 import typer
 
+from penny.cli_audio import COMMANDS as AUDIO_COMMANDS
+from penny.cli_bench import bench
 from penny.cli_intents import intents_app
 from penny.cli_models import models_app
+from penny.cli_wyoming import wyoming_command
 from penny.config import PennyConfig, load_config, masked_dict
 from penny.errors import PennyError
 
@@ -168,107 +171,6 @@ def serve(
 
 
 @app.command()
-def transcribe(
-    files: list[Path] = typer.Argument(..., help="WAV/FLAC/OGG files (any rate, mono or stereo)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m",
-                                        help="Whisper model name or folder (default: stt.model)."),
-    prompt: Optional[str] = typer.Option(None, "--prompt", help="Initial prompt: names and words to expect."),
-) -> None:
-    """Transcribe audio files; print each transcript with its latency."""
-    import asyncio
-
-    from penny.adapters.audio.wavfile import read_audio
-    from penny.adapters.stt.factory import build_stt
-
-    c = cfg()
-    stt_cfg = c.stt.model_copy(update={"model": model}) if model else c.stt
-    stt = build_stt(stt_cfg)
-    stt.warmup()
-    failed = 0
-    for f in files:
-        try:
-            audio = read_audio(f)
-            t = asyncio.run(stt.transcribe(audio, initial_prompt=prompt))
-        except PennyError as exc:
-            typer.echo(f"penny: {exc}", err=True)
-            failed += 1
-            continue
-        rtf = t.processing_s / t.audio_s if t.audio_s else 0.0
-        typer.echo(f"{f}: {t.text or '(no speech)'}")
-        typer.echo(f"  {t.processing_s * 1000:.0f} ms for {t.audio_s:.2f} s of audio (RTF {rtf:.2f})", err=True)
-    if failed:
-        raise typer.Exit(1)
-
-
-@app.command()
-def listen(
-    device: Optional[str] = typer.Option(None, "--device", "-d",
-                                         help="Input device name or index (default: audio.input_device)."),
-    file: Optional[Path] = typer.Option(None, "--file", "-f",
-                                        help="Listen to an audio file instead of the microphone."),
-    realtime: bool = typer.Option(False, "--realtime", help="With --file: feed it at real-time pace."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write Penny's replies to this WAV."),
-) -> None:
-    """The hands-free assistant: wake word → VAD → STT → Penny → speaker. Ctrl-C stops."""
-    import asyncio
-
-    from penny.errors import DeviceNotFound
-
-    c = cfg()
-    try:
-        if file is not None:
-            from penny.adapters.audio.wavfile import WavFileSource
-
-            source = WavFileSource(file, realtime=realtime, frame_ms=c.audio.frame_ms)
-        else:
-            from penny.adapters.audio.device import MicSource
-
-            source = MicSource(device if device is not None else c.audio.input_device, frame_ms=c.audio.frame_ms)
-        sink = _reply_sink(c, out)
-    except DeviceNotFound as exc:
-        fail(str(exc), 1)
-
-    from penny.app.listen import listen_loop
-
-    try:
-        asyncio.run(listen_loop(c, source, sink, typer.echo))
-    except PennyError as exc:
-        fail(str(exc), 1)
-
-
-def _reply_sink(c: PennyConfig, out: Optional[Path]):
-    """Where replies play: a WAV file, else the speaker; with no speaker, replies are printed only."""
-    from penny.errors import DeviceNotFound
-
-    if out is not None:
-        from penny.adapters.audio.sinks import WavFileSink
-
-        return WavFileSink(out)
-    try:
-        from penny.adapters.audio.speaker import SpeakerSink
-
-        return SpeakerSink(c.audio.output_device)
-    except DeviceNotFound as exc:
-        log.warning("%s Replies are printed only.", exc)
-        return None
-
-
-@app.command()
-def devices() -> None:
-    """List audio input and output devices (use the index or name in audio.input_device)."""
-    from penny.adapters.audio.device import STILL_WORKS, list_devices
-
-    found = list_devices()
-    if not found:
-        typer.echo(f"No audio devices found on this machine. {STILL_WORKS}")
-        return
-    for d in found:
-        marks = ("*in " if d.is_default_input else "") + ("*out" if d.is_default_output else "")
-        typer.echo(f"{d.index:3d}  in:{d.max_input_channels:<2d} out:{d.max_output_channels:<2d} "
-                   f"{d.default_samplerate:7.0f} Hz  {d.name} [{d.hostapi}] {marks}".rstrip())
-
-
-@app.command()
 def chat(
     question: Optional[str] = typer.Argument(None, help="Ask one question and exit; without it, a REPL."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model to use (as `penny models` lists it)."),
@@ -280,103 +182,10 @@ def chat(
     raise typer.Exit(run_chat(cfg(), question, model=model, backend=backend))
 
 
-@app.command()
-def say(
-    text: str = typer.Argument(..., help="What to say (markdown, numbers and times are read naturally); - reads stdin."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write a WAV file instead of playing it."),
-    engine: Optional[str] = typer.Option(None, "--engine", "-e", help="piper, espeak or gtts (default: tts.provider)."),
-    voice: Optional[str] = typer.Option(None, "--voice", help="Piper .onnx path or name, espeak voice, or gTTS language."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the phrase cache."),
-) -> None:
-    """Speak text through the configured voice (or into a WAV file)."""
-    import asyncio
-
-    from penny.adapters.tts.factory import build_tts, speak
-
-    c = cfg()
-    if text == "-":
-        text = sys.stdin.read()
-    tts = build_tts(c, engine=engine, voice=voice, cache=False if no_cache else None)
-    if out is not None:
-        from penny.adapters.audio.sinks import WavFileSink
-
-        sink = WavFileSink(out, sample_rate=tts.sample_rate)
-    else:
-        from penny.adapters.audio.speaker import SpeakerSink
-        from penny.errors import DeviceNotFound
-
-        try:
-            sink = SpeakerSink(c.audio.output_device)
-        except DeviceNotFound as exc:
-            fail(f"{exc} Or write a file instead: penny say \"...\" --out reply.wav")
-
-    async def run() -> dict:
-        try:
-            return await speak(tts, text, sink)
-        finally:
-            await sink.close()
-
-    result = asyncio.run(run())
-    where = f"wrote {out}" if out is not None else "played"
-    typer.echo(f"{where}: {result['audio_s']:.2f} s of audio ({', '.join(result['engines']) or 'nothing to say'})",
-               err=True)
-
-
-@app.command()
-def voices(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """List the voices Penny can speak with."""
-    from penny.adapters.tts.factory import list_voices
-
-    found = list_voices(cfg())
-    if as_json:
-        typer.echo(json.dumps(found, indent=2))
-        return
-    for v in found:
-        extra = " (default)" if v.get("default") else ""
-        typer.echo(f"{v['engine']:7} {v['name']:28} {v.get('language', ''):8} {v.get('description', v.get('path', ''))}{extra}")
-
-
-@app.command()
-def bench(
-    quick: bool = typer.Option(False, "--quick", help="A handful of requests (about a minute)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Results folder (default benchmarks/results)."),
-    update_readme: bool = typer.Option(False, "--update-readme", help="Rewrite the README section of the run "
-                                       "(Latency, Understanding or Intents)."),
-    components: Optional[bool] = typer.Option(None, "--components/--no-components",
-                                              help="Also run the component benchmarks (default: not with --quick)."),
-    accuracy: bool = typer.Option(False, "--accuracy", help="Only the task-success benchmark (did Penny do it?)."),
-    no_accuracy: bool = typer.Option(False, "--no-accuracy", help="The full run without the task-success part."),
-    baseline: bool = typer.Option(False, "--baseline", help="With --accuracy: Penny without the understanding "
-                                  "work (greedy Whisper, no vocabulary, no rescoring, no clarification)."),
-    soak: bool = typer.Option(False, "--soak", help="Only the soak run: 500 chat turns over 5 sessions plus voice "
-                              "turns, latency per 100 turns and memory (--quick: 60 turns)."),
-    intents: bool = typer.Option(False, "--intents", help="Only the router comparison: the old regex router and "
-                                 "the hassil router on one labelled sentence corpus (right, wrong, missed, ms)."),
-) -> None:
-    """Latency (streaming vs sequential) and task success on spoken requests; writes JSON + PNG."""
-    root = Path(__file__).resolve().parents[2]  # benchmarks/ lives in the source checkout, not the package
-    if not (root / "benchmarks" / "__main__.py").is_file():
-        fail("the benchmarks/ folder is not here: run `penny bench` from a source checkout of Penny.")
-    sys.path.insert(0, str(root))
-    from benchmarks import accuracy as accuracy_bench
-    from benchmarks.__main__ import run as run_bench
-
-    if intents:
-        from benchmarks import intents_bench
-
-        intents_bench.main(out=out, update=update_readme)
-        return
-    if soak:
-        from benchmarks import soak as soak_bench
-
-        soak_bench.main(quick=quick, out=out, config=state.config_path)
-        return
-    if not accuracy:
-        run_bench(quick=quick, out=out, config=state.config_path, components=components,
-                  update_readme=update_readme, verbose=log.isEnabledFor(logging.DEBUG))
-    if accuracy or not (quick or no_accuracy):  # the full benchmark includes task success
-        accuracy_bench.main(quick=quick, out=out, config=state.config_path, update_readme=update_readme,
-                            baseline=baseline)
+for command in AUDIO_COMMANDS:  # cli_audio.py: the commands that hear or speak
+    app.command()(command)
+app.command("wyoming")(wyoming_command)
+app.command()(bench)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ LANGUAGE = typer.Option(None, "--language", "-l", help="Language (default: assis
 
 def _registry(language: str | None):
     from penny.cli import cfg
-    from penny.plugins.registry import build_plugins
+    from penny.plugins.loading import build_plugins
 
     config = cfg()
     if language:
@@ -40,7 +40,7 @@ def intents_check(language: str | None = LANGUAGE) -> None:
     """Check the sentence files in custom_sentences/<language>/ (line-numbered errors); exit 1 on a problem."""
     from penny.cli import cfg
     from penny.intents.library import SentenceError, base_language, check_user_file
-    from penny.plugins.registry import custom_sentences_dir
+    from penny.plugins.loading import custom_sentences_dir
 
     folder = custom_sentences_dir(cfg())
     lang = base_language(language or cfg().assistant.language)

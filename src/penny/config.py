@@ -12,7 +12,6 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field
 
-from penny.errors import ConfigError
 
 CONFIG_NAME = "penny_config.json"
 ENV_PREFIX = "PENNY_"
@@ -276,31 +275,9 @@ class PennyConfig(Section):
         return self._source
 
 
-def find_config_file(explicit: str | os.PathLike | None = None,
-                     environ: dict[str, str] | None = None) -> Path | None:
-    """The first config file in lookup order, or None for built-in defaults."""
-    environ = os.environ if environ is None else environ
-    if explicit:
-        p = Path(explicit).expanduser()
-        if not p.is_file():
-            raise ConfigError(f"Config file {p} does not exist.", hint="Check the --config path.")
-        return p
-    env = environ.get("PENNY_CONFIG")
-    if env:
-        p = Path(env).expanduser()
-        if not p.is_file():
-            raise ConfigError(f"PENNY_CONFIG points to {p}, which does not exist.",
-                              hint="Fix or unset PENNY_CONFIG.")
-        return p
-    for p in (Path.cwd() / CONFIG_NAME, user_config_dir() / CONFIG_NAME):
-        if p.is_file():
-            return p
-    return None
-
-
 def memory_path(cfg: PennyConfig) -> Path:
     return Path(cfg.memory.path).expanduser() if cfg.memory.path else user_data_dir() / "penny.db"
 
 
 # Reading, env overrides, validation and masking live in config_load (kept out of this file's size).
-from penny.config_load import load_config, masked_dict, parse_config  # noqa: E402,F401
+from penny.config_load import find_config_file, load_config, masked_dict, parse_config  # noqa: E402,F401

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,6 +15,29 @@ from penny.errors import ConfigError
 
 ENV_PREFIX = "PENNY_"
 
+
+def find_config_file(explicit: str | os.PathLike | None = None,
+                     environ: dict[str, str] | None = None) -> Path | None:
+    """The first config file in lookup order, or None for built-in defaults."""
+    from penny.config import CONFIG_NAME, user_config_dir  # config imports this module at its end
+
+    environ = os.environ if environ is None else environ
+    if explicit:
+        p = Path(explicit).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"Config file {p} does not exist.", hint="Check the --config path.")
+        return p
+    env = environ.get("PENNY_CONFIG")
+    if env:
+        p = Path(env).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"PENNY_CONFIG points to {p}, which does not exist.",
+                              hint="Fix or unset PENNY_CONFIG.")
+        return p
+    for p in (Path.cwd() / CONFIG_NAME, user_config_dir() / CONFIG_NAME):
+        if p.is_file():
+            return p
+    return None
 
 def _env_overrides(environ: dict[str, str]) -> list[tuple[list[str], Any, str]]:
     out = []
@@ -73,7 +97,6 @@ def parse_config(data: Any, source: str = "defaults"):
 
 def load_config(path: str | os.PathLike | None = None, environ: dict[str, str] | None = None):
     """Read, merge env overrides and validate. Raises ConfigError with a one-line message."""
-    from penny.config import find_config_file
 
     environ = dict(os.environ if environ is None else environ)
     file = find_config_file(path, environ)

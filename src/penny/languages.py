@@ -132,7 +132,7 @@ def doctor_checks(cfg) -> list:
     import tempfile
 
     from penny.health import OK, WARN, Check
-    from penny.plugins.registry import build_plugins
+    from penny.plugins.loading import build_plugins
 
     lang = base(cfg.assistant.language)
     if lang == "en":

@@ -32,7 +32,7 @@ def quiet_libraries() -> None:
     if ort is not None and os.environ.get("ORT_DISABLE_TELEMETRY") == "1":
         try:  # imported too early (a host program): at least stop the non-essential events
             ort.disable_telemetry_events()
-        except Exception:
+        except AttributeError:  # a build without telemetry has no switch for it
             pass
 
 

@@ -101,7 +101,7 @@ def run_chat(cfg: PennyConfig, question: str | None = None, model: str | None = 
     from penny.config import memory_path
     from penny.core.assistant import Assistant
     from penny.memory.store import MemoryStore
-    from penny.plugins.registry import build_plugins
+    from penny.plugins.loading import build_plugins
 
     llm = build_llm(cfg)
     assistant = Assistant(cfg, llm, build_plugins(cfg), MemoryStore(memory_path(cfg)))

@@ -10,11 +10,12 @@ import logging
 import time
 import uuid
 from dataclasses import replace
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
 from penny import languages
 from penny.config import PennyConfig
 from penny.core.claims import Ledger, guarded
+from penny.core.contracts import LLM
 from penny.core.events import BackendSwitched, LLMServed, ReplyDelta, ReplyDone, TextDelta, Transcript, TurnTrace
 from penny.core.understanding import CERTAIN, Understanding, choose, confidence, did_you_say, judge
 from penny.errors import LLMUnavailable, PennyError
@@ -22,6 +23,9 @@ from penny.memory.store import MemoryStore, Turn
 from penny.intents.conversation import start_over, yes_or_no
 from penny.intents.answers import phrase
 from penny.intents.custom import ASK_LLM
+
+if TYPE_CHECKING:
+    from penny.plugins.registry import PluginRegistry
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,7 @@ def system_prompt(cfg: PennyConfig) -> str:
 
 
 class Assistant:
-    def __init__(self, cfg: PennyConfig, llm, plugins, memory: MemoryStore):
+    def __init__(self, cfg: PennyConfig, llm: LLM, plugins: PluginRegistry | None, memory: MemoryStore):
         self.cfg = cfg
         self.llm = llm
         self.plugins = plugins
@@ -99,7 +103,7 @@ class Assistant:
         if self._expects_answer(session_id) and yes_or_no(command, self.language) is not None:
             return Understanding(command, "act", 1.0, True)  # the answer to a question Penny just asked
         parses = self._parses(command)
-        read_only = parses and self.plugins.read_only(session_id, command)
+        read_only = parses and self.plugins is not None and self.plugins.read_only(session_id, command)
         score = confidence(transcript.avg_logprob, transcript.no_speech_prob, transcript.compression_ratio)
         near = self.plugins is not None and self.plugins.near_skill(command)
         heard = judge(command, score, parses, read_only=read_only, sure=u.sure, unsure=u.unsure, rescored=rescored,
@@ -219,7 +223,7 @@ class Assistant:
             yield piece
 
     def _uses_tools(self) -> bool:
-        return bool(self.plugins is not None and getattr(self.llm, "supports_tools", False) and self.plugins.tools())
+        return bool(self.plugins is not None and self.llm.supports_tools and self.plugins.tools())
 
     def _has_side_effects(self, session_id: str, text: str) -> bool:
         """Would answering `text` change anything (a skill, a command, a tool call)?"""
@@ -236,7 +240,7 @@ class Assistant:
         use_tools = self._uses_tools()
         done = Ledger()  # what tools really did this turn: the guard lets only those claims through
         try:
-            if use_tools:
+            if use_tools and self.plugins is not None:
                 from penny.plugins.tools import run_tool_loop
 
                 stream = run_tool_loop(self.llm, messages, self.plugins, session_id=session_id, ledger=done)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncGenerator
 
-from penny.core.events import TextDelta
+from penny.core.events import LLMEvent, TextDelta
+
+if TYPE_CHECKING:
+    from penny.plugins.base import SkillResult
 
 _PAST = (r"set|added|scheduled|booked|created|saved|noted|stored|started|reminded|put|made|written|jotted|logged|"
          r"recorded|cancell?ed|deleted|removed|entered|placed|sent|ordered|turned|called|texted|programmed|"
@@ -93,9 +96,9 @@ class Ledger:
 
     done: list[tuple[str, str, bool]] = field(default_factory=list)
 
-    def record(self, plugin: str, name: str, result) -> None:
-        data = getattr(result, "data", None) or {}
-        ok = bool(data) and "error" not in data and not getattr(result, "needs_confirmation", False)
+    def record(self, plugin: str, name: str, result: SkillResult) -> None:
+        data = result.data
+        ok = bool(data) and "error" not in data and not result.needs_confirmation
         self.done.append((plugin, name, ok))
 
     def supports(self, kind: str | None) -> bool:
@@ -146,7 +149,7 @@ class ClaimGuard:
         return HONEST[kind] + (tail or " ")
 
 
-async def guarded(events: AsyncIterator, ledger: Ledger) -> AsyncIterator:
+async def guarded(events: AsyncGenerator[LLMEvent, None], ledger: Ledger) -> AsyncGenerator[LLMEvent, None]:
     """The LLM's events with every TextDelta passed through a ClaimGuard; other events unchanged."""
     guard = ClaimGuard(ledger)
     async with aclosing(events):  # a barge-in closing this closes the LLM stream at once

@@ -16,6 +16,8 @@ import collections
 
 import numpy as np
 
+from penny.config import VADConfig
+from penny.core.contracts import VAD
 from penny.core.events import AudioChunk, SilenceStarted, SpeechEnded, SpeechStarted
 from penny.core.pcm import RATE as SR
 
@@ -26,15 +28,14 @@ IDLE, CANDIDATE, SPEECH = "idle", "candidate", "speech"
 
 
 class Endpointer:
-    def __init__(self, vad, cfg, early_silence_ms: int | None = None):
+    def __init__(self, vad: VAD, cfg: VADConfig, early_silence_ms: int | None = None):
         self.vad = vad
         self.frame = int(vad.frame_samples)
         self.threshold = float(cfg.threshold)
         self.neg_threshold = max(0.01, self.threshold - 0.15)
         self.min_speech = int(cfg.min_speech_ms * SR / 1000)
         self.end_silence = int(cfg.end_silence_ms * SR / 1000)
-        early = getattr(cfg, "early_silence_ms", cfg.end_silence_ms * 0.4) if early_silence_ms is None \
-            else early_silence_ms
+        early = cfg.early_silence_ms if early_silence_ms is None else early_silence_ms
         self.early_silence = min(self.end_silence, max(1, int(early * SR / 1000)))
         self.max_utterance = int(cfg.max_utterance_s * SR)
         self.preroll = int(cfg.preroll_ms * SR / 1000)
@@ -50,6 +51,8 @@ class Endpointer:
         self._pending = np.zeros(0, np.float32)
         self._pre: collections.deque[np.ndarray] = collections.deque()
         self._pre_len = 0
+        self._cand: list[np.ndarray] = []
+        self._utt: list[np.ndarray] = []
         self._clear_turn()
 
     @property
@@ -171,8 +174,8 @@ class Endpointer:
             self._pre_len -= len(self._pre.popleft())
 
     def _clear_turn(self) -> None:
-        self._cand: list[np.ndarray] = []
-        self._utt: list[np.ndarray] = []
+        self._cand = []
+        self._utt = []
         self._utt_start = self._start = self._last_voiced = 0
         self._voiced = self._gap = self._silence = 0
         self._silence_sent = False

@@ -146,6 +146,7 @@ class ErrorEvent:
 TRACE_MARKS = (
     "speech_end",
     "end_of_turn",
+    "stt_start",
     "transcript",
     "first_token",
     "first_chunk",
@@ -153,6 +154,31 @@ TRACE_MARKS = (
     "playback_start",
     "turn_end",
 )
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    """A stage of one turn started, reached its first output, or ended, at perf_counter time `t` (Home
+    Assistant's assist pipeline emits the same). The turn's TurnTrace is built from these."""
+
+    turn_id: str
+    stage: str  # "speech", "turn", "stt", "reply", "tts", "playback"
+    phase: str  # "start" | "first" | "end"
+    t: float = field(default_factory=time.perf_counter)
+
+
+# The trace's name for each stage event (the marks benchmarks and logs read).
+STAGE_MARKS = {
+    ("speech", "end"): "speech_end",
+    ("turn", "start"): "end_of_turn",
+    ("stt", "start"): "stt_start",
+    ("stt", "end"): "transcript",
+    ("reply", "first"): "first_token",
+    ("tts", "start"): "first_chunk",
+    ("tts", "first"): "first_audio",
+    ("playback", "start"): "playback_start",
+    ("turn", "end"): "turn_end",
+}
 
 
 @dataclass
@@ -170,6 +196,9 @@ class TurnTrace:
 
     def mark(self, name: str, at: float | None = None) -> None:
         self.marks.setdefault(name, time.perf_counter() if at is None else at)
+
+    def record(self, ev: StageEvent) -> None:
+        self.mark(STAGE_MARKS.get((ev.stage, ev.phase), f"{ev.stage}_{ev.phase}"), ev.t)
 
     def since(self, start: str = "speech_end") -> dict[str, float]:
         """Milliseconds from `start` to every later mark."""
@@ -240,3 +269,13 @@ class Alert:
     kind: str  # "timer" | "reminder"
     text: str
     id: str = ""
+    session_id: str = ""  # the session (room) that set it: said there while it is open, else everywhere
+
+
+# Everything a voice session emits to its client, in one type (server/protocol.py maps each to the wire).
+SessionEvent = (SpeechStarted | SpeechEnded | SilenceStarted | WakeDetected | Listening | Transcript | ReplyStarted
+                | ReplyDelta | ReplyAudio | ReplyDone | Interrupted | Alert | BackendSwitched | ErrorEvent
+                | StageEvent | TurnTrace)
+
+# What an LLM stream yields (adapters/llm): text, tool calls, which backend answers, a switch mid-answer.
+LLMEvent = TextDelta | ToolCall | LLMServed | BackendSwitched

@@ -107,14 +107,14 @@ class EdgeResampler:
             tail = self.flush()
             self._in_rate = chunk.sample_rate
             self._stream = StreamResampler(chunk.sample_rate, self.out_rate)
-        if self._in_rate == self.out_rate:  # nothing to do: keep the samples (and their dtype) as they are
+        if self._in_rate == self.out_rate or self._stream is None:  # nothing to do: keep the samples as they are
             return np.concatenate([tail, chunk.as_float32()]) if tail.size else chunk.samples
         out = self._stream.process(chunk.samples)
         return np.concatenate([tail, out]) if tail.size else out
 
     def flush(self) -> np.ndarray:
         """The filter's tail (call at the end of an utterance)."""
-        if self._stream is None or self._in_rate == self.out_rate:
+        if self._stream is None or self._in_rate is None or self._in_rate == self.out_rate:
             return np.zeros(0, np.float32)
         out = self._stream.process(np.zeros(0, np.float32), last=True)
         self._stream = StreamResampler(self._in_rate, self.out_rate)

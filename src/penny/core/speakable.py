@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from unicode_rbnf import FormatPurpose, RbnfEngine
+
 from penny.languages import base
 
 MONTHS = ("January February March April May June July August September October "
@@ -16,13 +18,11 @@ _MONTH_RE = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|Jul
 
 
 @lru_cache(maxsize=1)
-def _rbnf():
-    from unicode_rbnf import RbnfEngine
-
+def _rbnf() -> RbnfEngine:
     return RbnfEngine.for_language("en")
 
 
-def _spell(n: int, purpose=None) -> str:
+def _spell(n: int, purpose: FormatPurpose | None = None) -> str:
     """CLDR's own spelling of `n` (unicode-rbnf, as Home Assistant uses), not a hand-kept table."""
     return _rbnf().format_number(n, purpose).text
 

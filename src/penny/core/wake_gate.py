@@ -18,6 +18,8 @@ is discarded. The phrase engine must transcribe to hear its phrase, so it admits
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from penny.core.contracts import TranscriptWake, Wake
 from penny.core.events import Listening, Transcript, WakeDetected
 
 LISTEN_WINDOW_S = 8.0
@@ -34,7 +36,7 @@ class Heard:
 
 
 class WakeGate:
-    def __init__(self, mode: str = "wake_word", phrase=None, follow_up_s: float = 8.0,
+    def __init__(self, mode: str = "wake_word", phrase: TranscriptWake | None = None, follow_up_s: float = 8.0,
                  listen_window_s: float = LISTEN_WINDOW_S):
         self.mode = mode
         self.phrase = phrase  # a PhraseWake, or None with openWakeWord
@@ -48,13 +50,12 @@ class WakeGate:
         self._shown: bool | None = None  # the state poll() last reported
 
     @classmethod
-    def for_engine(cls, mode: str, wake, follow_up_s: float = 8.0) -> "WakeGate":
-        """The gate for a session's wake engine: a PhraseWake (matched in transcripts), an acoustic
-        detector (anything with `process(frame, t)`), or None (no wake word in this mode)."""
-        acoustic = hasattr(wake, "process")
-        gate = cls(mode, None if acoustic else wake, follow_up_s)
-        gate.acoustic = acoustic
-        gate.wake_word = str(getattr(wake, "name", "") or "").replace("_", " ")
+    def for_engine(cls, mode: str, wake: Wake | None, follow_up_s: float = 8.0) -> "WakeGate":
+        """The gate for a session's wake engine: a phrase matched in transcripts, an acoustic detector
+        (openWakeWord), or None (no wake word in this mode)."""
+        gate = cls(mode, wake if wake is not None and wake.hears == "words" else None, follow_up_s)
+        gate.acoustic = wake is not None and wake.hears == "audio"
+        gate.wake_word = wake.name.replace("_", " ") if wake is not None else ""
         return gate
 
     def wake(self, t: float) -> None:

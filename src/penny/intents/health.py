@@ -11,7 +11,7 @@ _OURS = ("penny:", "home-assistant-intents", "plugin:")
 
 
 def doctor_checks(cfg) -> list[Check]:
-    from penny.plugins.registry import build_plugins, custom_sentences_dir
+    from penny.plugins.loading import build_plugins, custom_sentences_dir
 
     with tempfile.TemporaryDirectory() as tmp:  # only the sentence library is wanted, not the user's data
         router = build_plugins(cfg, data_dir=Path(tmp)).router

@@ -6,6 +6,7 @@ and return a `SkillResult`: a short sentence to speak plus structured data for t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -129,6 +130,11 @@ class ManualClock:
 
 
 # ---------------------------------------------------------------- plugin
+
+
+# The session (room) a skill handler is answering, set by the registry around each call: a timer
+# remembers it so its alert is said in the room that set it.
+current_session: contextvars.ContextVar[str] = contextvars.ContextVar("penny_session", default="")
 
 
 @dataclass

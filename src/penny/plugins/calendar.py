@@ -287,7 +287,7 @@ def _check(src: Source, tz) -> Check:
 
 def doctor_checks(cfg) -> list[Check]:
     """One check per calendar source: can it be read? Blocking (the doctor runs it once)."""
-    from penny.plugins.registry import user_timezone
+    from penny.plugins.loading import user_timezone
 
     cal = cfg.plugins.calendar
     if not cal.enabled:

@@ -12,10 +12,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from penny.errors import PluginError
 from penny.plugins.store import atomic_write
+
+if TYPE_CHECKING:
+    import icalendar
 
 log = logging.getLogger("penny.plugins.calendar")
 
@@ -84,11 +88,16 @@ def _wrap(vevent):
     cal.add("prodid", "-//Penny//penny voice assistant//EN")
     cal.add("version", "2.0")
     cal.add_component(vevent)
+    _add_timezones(cal)
+    return cal
+
+
+def _add_timezones(cal: icalendar.Calendar) -> None:
+    """VTIMEZONEs for the TZIDs used; without them (an unknown zone) most clients still read the TZID."""
     try:
         cal.add_missing_timezones()
-    except Exception:  # older icalendar: TZID without VTIMEZONE is still read by most clients
-        pass
-    return cal
+    except (ValueError, KeyError) as exc:
+        log.warning("calendar: no VTIMEZONE added (%s); events keep their TZID", exc)
 
 
 class Source:
@@ -138,10 +147,7 @@ class IcsFileSource(Source):
         if self.path.exists():
             cal = self._read(self.path)
             cal.add_component(vevent)
-            try:
-                cal.add_missing_timezones()
-            except Exception:
-                pass
+            _add_timezones(cal)
         else:
             cal = _wrap(vevent)
         atomic_write(self.path, cal.to_ical())

@@ -15,6 +15,7 @@ from penny.plugins.speech import MONTHS, WEEKDAYS, day_label, words_to_numbers
 
 log = logging.getLogger("penny.plugins.dates")
 
+
 def clean(text: str) -> str:
     t = text.lower().replace("a.m.", "am").replace("p.m.", "pm")
     t = re.sub(r"o'?\s?clock", " oclock", t)
@@ -28,7 +29,6 @@ def clean(text: str) -> str:
     return words_to_numbers(" ".join(t.split()))
 
 
-# ---------------------------------------------------------------- durations
 
 _UNIT_S = {"h": 3600, "hr": 3600, "hour": 3600, "m": 60, "min": 60, "minute": 60, "s": 1, "sec": 1, "second": 1}
 _DUR_RE = re.compile(
@@ -60,7 +60,6 @@ def parse_duration(text: str) -> timedelta | None:
     return timedelta(seconds=round(total))
 
 
-# ---------------------------------------------------------------- days
 
 _MON = "|".join(sorted({m for full in MONTHS for m in (full, full[:3])} | {"sept"}, key=len, reverse=True))
 _WD = "|".join(WEEKDAYS)
@@ -118,7 +117,6 @@ def _next_month(d: date) -> date:
     return date(d.year + (d.month == 12), d.month % 12 + 1, d.day)
 
 
-# ---------------------------------------------------------------- times of day
 
 _AMPM = r"(?: (?P<ampm>am|pm))?"
 _TIME_RES = [
@@ -165,7 +163,6 @@ def _find_time(t: str) -> tuple[int, int, bool, str] | None:
     return None
 
 
-# ---------------------------------------------------------------- putting it together
 
 
 @dataclass(frozen=True)

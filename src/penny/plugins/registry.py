@@ -10,35 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import importlib
 import json
 import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from penny.config import PennyConfig, user_config_dir, user_data_dir
 from penny.core.events import Alert
-from penny.plugins.base import Clock, IntentMatch, Plugin, PluginContext, SkillResult, SystemClock, Tool
+from penny.plugins.base import Clock, IntentMatch, Plugin, SkillResult, Tool, \
+    current_session
 from penny.intents.answers import TOOL_INTENTS, localize, phrase
 from penny.intents.conversation import yes_or_no
 from penny.intents.router import IntentRouter
 from penny.intents.text import normalize
 
 log = logging.getLogger("penny.plugins")
-
-ENTRY_POINT_GROUP = "penny.plugins"
-BUILTINS = {
-    "clock": "penny.plugins.clock:ClockPlugin",
-    "timers": "penny.plugins.timers:TimersPlugin",
-    "notes": "penny.plugins.notes:NotesPlugin",
-    "calendar": "penny.plugins.calendar:CalendarPlugin",
-    "weather": "penny.plugins.weather:WeatherPlugin",
-}
-
 
 PENDING_TTL = timedelta(minutes=5)  # a "yes" much later than the question confirms nothing
 
@@ -86,7 +74,7 @@ class PluginRegistry:
         intent = self.router.intent(match)
         if intent is None:
             return SkillResult("Sorry, I don't know how to do that.", plugin=match.plugin)
-        result = await self._run(match.plugin, intent.handler, match.slots)
+        result = await self._run(match.plugin, intent.handler, match.slots, session_id)
         return self._remember(session_id, match.plugin, self._in_language(result, intent.sentences, match.slots))
 
     def _in_language(self, result: SkillResult, sentences: str | None, said: dict | None = None) -> SkillResult:
@@ -107,7 +95,7 @@ class PluginRegistry:
             if answer is True:
                 plugin = self.plugins.get(pending.plugin)
                 if plugin is not None:
-                    return await self._run(pending.plugin, lambda _: plugin.confirm(pending.action), {})
+                    return await self._run(pending.plugin, lambda _: plugin.confirm(pending.action), {}, session_id)
             if answer is False:
                 return SkillResult(phrase("declined", self.router.library.language, "Okay, I won't."),
                                    {"cancelled": pending.action}, pending.plugin)
@@ -194,20 +182,23 @@ class PluginRegistry:
         if not isinstance(args, dict):
             return SkillResult(f"The arguments for {name} must be a JSON object.", {"error": "bad-arguments"},
                                plugin.name)
-        result = await self._run(plugin.name, tool.handler, args)
+        result = await self._run(plugin.name, tool.handler, args, session_id)
         if name in TOOL_INTENTS:  # what Penny says itself; a read-only result goes to the LLM as it is
             result = self._in_language(result, TOOL_INTENTS[name])
         return self._remember(session_id, plugin.name, result)
 
     # ------------------------------------------------------------ shared plumbing
 
-    async def _run(self, plugin_name: str, handler, args: dict) -> SkillResult:
+    async def _run(self, plugin_name: str, handler, args: dict, session_id: str = "") -> SkillResult:
+        token = current_session.set(session_id if session_id != "default" else "")
         try:
             result = await handler(args)
         except Exception:
             log.exception("plugin %s failed on %s", plugin_name, args)
             result = SkillResult("Sorry, that didn't work. Something went wrong in my "
                                  f"{plugin_name} skill.", {"error": "plugin-failed"})
+        finally:
+            current_session.reset(token)
         result.plugin = result.plugin or plugin_name
         return result
 
@@ -283,70 +274,3 @@ class AlertStream:
 
     def __del__(self) -> None:
         self._queues.discard(self._queue)
-
-
-def user_timezone(cfg: PennyConfig, clock: Clock | None = None) -> tzinfo:
-    from zoneinfo import ZoneInfo
-
-    if cfg.assistant.timezone:
-        try:
-            return ZoneInfo(cfg.assistant.timezone)
-        except Exception:
-            log.warning("assistant.timezone %r is not a known time zone; using the machine's",
-                        cfg.assistant.timezone)
-    if clock is not None and clock.now().tzinfo is not None:
-        return clock.now().tzinfo
-    try:
-        import tzlocal
-
-        return tzlocal.get_localzone()
-    except Exception:
-        return ZoneInfo("UTC")
-
-
-def custom_sentences_dir(cfg: PennyConfig) -> Path:
-    folder = cfg.assistant.custom_sentences
-    return Path(folder).expanduser() if folder else user_config_dir() / "custom_sentences"
-
-
-def _load(target: str):
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def build_plugins(cfg: PennyConfig, *, clock: Clock | None = None, data_dir: Path | None = None) -> PluginRegistry:
-    tz = user_timezone(cfg, clock)
-    clock = clock or SystemClock(tz)
-    data_dir = Path(data_dir) if data_dir else user_data_dir()
-    registry_box: list[PluginRegistry] = []
-
-    async def emit(alert: Alert) -> None:
-        await registry_box[0].emit_alert(alert)
-
-    def ctx(settings) -> PluginContext:
-        return PluginContext(clock=clock, tz=tz, data_dir=data_dir, emit_alert=emit, settings=settings)
-
-    plugins: list[Plugin] = []
-    for name, target in BUILTINS.items():
-        settings = getattr(cfg.plugins, name)
-        if not settings.enabled:
-            continue
-        try:
-            plugins.append(_load(target)(ctx(settings)))
-        except Exception:
-            log.exception("built-in plugin %s failed to load", name)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        settings = cfg.plugins.extra.get(ep.name, {})
-        if settings.get("enabled", True) is False or ep.name in BUILTINS:
-            continue
-        try:
-            plugin = ep.load()(ctx(settings))
-            if getattr(plugin, "name", Plugin.name) in (None, "", Plugin.name):
-                plugin.name = ep.name
-            plugins.append(plugin)
-        except Exception:
-            log.exception("plugin %s (entry point %s) failed to load; skipping it", ep.name, ep.value)
-    registry = PluginRegistry(plugins, clock=clock, tz=tz, data_dir=data_dir, language=cfg.assistant.language,
-                              custom_dir=custom_sentences_dir(cfg), name=cfg.assistant.name)
-    registry_box.append(registry)
-    return registry

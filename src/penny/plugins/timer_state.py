@@ -1,7 +1,8 @@
 """The timers plugin's state: pending timers and reminders, kept in <data_dir>/timers.json.
 
 An item is {"id", "kind": "timer"|"reminder", "name", "due", "created"} plus, for timers, "duration_s"
-(what it was set for: its label) and, while paused, "left_s" (the time it still had; "due" is then stale).
+(what it was set for: its label) and, while paused, "left_s" (the time it still had; "due" is then stale);
+"session": the session that set it (its alert is said there), "" when unknown.
 """
 from __future__ import annotations
 
@@ -88,8 +89,8 @@ class TimerState:
         self.save()
         return item
 
-    def add_timer(self, name: str | None, duration: timedelta, now: datetime) -> dict:
-        return self.add("timer", name, now, _later(now, duration), duration_s=duration.total_seconds())
+    def add_timer(self, name: str | None, duration: timedelta, now: datetime, **extra) -> dict:
+        return self.add("timer", name, now, _later(now, duration), duration_s=duration.total_seconds(), **extra)
 
     def remove(self, found: list[dict]) -> None:
         ids = {i["id"] for i in found}

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from penny.core.events import Alert
 from penny.intents.slots import as_duration
-from penny.plugins.base import Intent, Plugin, SkillResult, Tool
+from penny.plugins.base import Intent, Plugin, SkillResult, Tool, current_session
 from penny.plugins.dates import parse_when
 from penny.plugins.notes import second_person
 from penny.plugins.speech import format_duration, join_list, plural, when_label
@@ -133,7 +133,8 @@ class TimersPlugin(Plugin):
 
     async def _fire(self, item: dict, now: datetime) -> None:
         try:
-            await self.ctx.emit_alert(Alert(kind=item["kind"], text=alert_text(item, now), id=item["id"]))
+            await self.ctx.emit_alert(Alert(kind=item["kind"], text=alert_text(item, now), id=item["id"],
+                                            session_id=item.get("session", "")))
         except Exception:
             log.exception("could not deliver alert %s", item["id"])
 
@@ -147,7 +148,7 @@ class TimersPlugin(Plugin):
             return SkillResult("Timers can run for up to a day. For later than that, ask me for a reminder.",
                                {"error": "too-long"})
         name = specific(slots.get("name"))
-        item = self.state.add_timer(name, duration, self.ctx.now())
+        item = self.state.add_timer(name, duration, self.ctx.now(), session=current_session.get())
         self._changed.set()
         return SkillResult(f"Okay, {name + ' timer' if name else 'timer'} set for {format_duration(duration)}.",
                            {"timer": item})
@@ -291,7 +292,7 @@ class TimersPlugin(Plugin):
         if due <= now:
             return SkillResult(f"That time, {when_label(due, now)}, has already passed.", {"error": "past"})
         what = second_person(what.strip().rstrip("."))
-        item = self.state.add("reminder", what, now, due)
+        item = self.state.add("reminder", what, now, due, session=current_session.get())
         self._changed.set()
         about = f" {purpose(what)}" if what else ""
         return SkillResult(f"Okay, I'll remind you{about} {when_label(due, now)}.", {"reminder": item})

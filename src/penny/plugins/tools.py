@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncGenerator
 
-from penny.core.events import TextDelta, ToolCall
+from penny.core.events import LLMEvent, TextDelta, ToolCall
+
+if TYPE_CHECKING:
+    from penny.core.claims import Ledger
+    from penny.core.contracts import LLM
+    from penny.plugins.registry import PluginRegistry
 
 log = logging.getLogger("penny.plugins.tools")
 
@@ -30,8 +35,9 @@ def _assistant_message(text: str, calls: list[ToolCall]) -> dict:
                             "function": {"name": c.name, "arguments": c.arguments or "{}"}} for c in calls]}
 
 
-async def run_tool_loop(llm, messages: list[dict], registry, max_rounds: int = 3, *,
-                        session_id: str = "default", ledger=None) -> AsyncIterator:
+async def run_tool_loop(llm: LLM, messages: list[dict], registry: PluginRegistry, max_rounds: int = 3, *,
+                        session_id: str = "default", ledger: Ledger | None = None
+                        ) -> AsyncGenerator[LLMEvent, None]:
     """Up to `max_rounds` rounds of tool calls, then a final answer without tools.
 
     Yields the LLM's TextDelta events (and passes through its other non-tool events). Pass the

@@ -241,6 +241,13 @@ async def health(request: Request):
     return JSONResponse(body, status_code=status)
 
 
+@router.get("/satellites", tags=["ops"], summary="The Wyoming satellites Penny drives, and what each is doing")
+async def satellites(request: Request):
+    """state: connecting, connected (waiting for its wake word), listening, speaking, reconnecting, stopped."""
+    sats = _state(request).satellites
+    return {"satellites": sats.status() if sats is not None else []}
+
+
 LOADED = ("stt", "tts")  # health reports these from the engines this server loaded, not a second copy
 
 

@@ -66,6 +66,7 @@ class ServerState:
         self.stt_slot = asyncio.Semaphore(1)  # /api/transcribe decodes one upload at a time
         self.model_lock = asyncio.Lock()  # one model switch at a time
         self.startup_error: PennyError | None = None
+        self.satellites = None  # penny.wyoming.satellites.Satellites, when cfg.satellites lists any
 
     def llm_status(self) -> dict:
         active = getattr(getattr(self.engines, "llm", None), "active", None)
@@ -147,9 +148,20 @@ def create_app(cfg: PennyConfig, engines=None, *, guard: Guard | None = None, li
             except PennyError as exc:
                 state.startup_error = exc  # `penny serve` reports it in one line
                 raise
+        from penny.wyoming.server import start_wyoming  # Home Assistant's services, on the same engines
+
+        wyoming = await start_wyoming(cfg, state.engines) if cfg.wyoming.enabled else None
+        if cfg.satellites:  # Penny drives the rooms' satellites, on the same engines
+            from penny.wyoming.satellites import Satellites
+
+            state.satellites = Satellites(state.engines, cfg.satellites).start()
         try:
             yield
         finally:
+            if state.satellites is not None:
+                await state.satellites.stop()
+            if wyoming is not None:
+                await wyoming.stop()
             for conn in list(state.connections):
                 with contextlib.suppress(Exception):
                     await conn.ws.close(code=1001)

@@ -149,6 +149,9 @@ def event_message(event) -> dict | None:
         return {"type": "interrupted", "turn_id": event.turn_id}
     if isinstance(event, ev.TurnTrace):
         return {"type": "turn.trace", **event.to_dict()}
+    if isinstance(event, ev.StageEvent):  # t: the server's monotonic clock (comparable on its own machine only)
+        return {"type": "stage", "turn_id": event.turn_id, "stage": event.stage, "phase": event.phase,
+                "t": round(event.t, 6)}
     if isinstance(event, ev.Alert):
         return {"type": "alert", "kind": event.kind, "text": event.text, "id": event.id}
     if isinstance(event, ev.BackendFailed) and not event.recoverable:  # no backend could finish the answer

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import importlib.util
 import logging
 import os
@@ -280,15 +281,9 @@ def _stop_all() -> None:
         server.stop(grace_s=1.0)
 
 
-_handlers_installed = False
-
-
+@functools.cache  # once per process
 def _install_exit_handlers() -> None:
     """atexit always; SIGTERM/SIGHUP become a normal exit (so atexit runs) where nobody else handles them."""
-    global _handlers_installed
-    if _handlers_installed:
-        return
-    _handlers_installed = True
     atexit.register(_stop_all)
     if threading.current_thread() is not threading.main_thread():
         return

@@ -14,11 +14,12 @@ import asyncio
 import logging
 import time
 from contextlib import aclosing
-from typing import AsyncIterator
+from typing import AsyncGenerator
 
 from penny.adapters.llm.base import LLM, Message
 from penny.adapters.llm.continuing import OverlapFilter, continuation
-from penny.core.events import BackendFailed, BackendSwitched, LLMServed, TextDelta, ToolCall
+from penny.adapters.llm.openai_compat import OpenAICompatLLM
+from penny.core.events import BackendFailed, BackendSwitched, LLMEvent, LLMServed, TextDelta
 from penny.errors import LLMUnavailable, ModelNotFound, PennyError
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ class FallbackLLM:
         ready = [b for b in self.backends if not self.cooling(b.name)]
         return ready or list(self.backends)  # all cooling: try them anyway rather than give up
 
-    async def stream(self, messages: list[Message], tools: list[dict] | None = None, **kw
-                     ) -> AsyncIterator[TextDelta | ToolCall]:
+    async def stream(self, messages: list[Message], tools: list[dict[str, object]] | None = None, **kw: object
+                     ) -> AsyncGenerator[LLMEvent, None]:
         start = time.perf_counter()
         self.last_first_token_s = None
         said = ""
@@ -138,7 +139,7 @@ class FallbackLLM:
                 return said
             if getattr(backend, "spoken_failure", None):
                 return backend.spoken_failure
-        if any(not hasattr(b, "start") for b, _ in errors):  # a server (not a child of ours) failed
+        if any(isinstance(b, OpenAICompatLLM) for b, _ in errors):  # a server (not a child of ours) failed
             return self.spoken
         return DEFAULT_SPOKEN
 

@@ -86,6 +86,9 @@ class OpenAICompatLLM:
                 timeout=_hx.Timeout(self.timeout_s, connect=self.connect_timeout_s))
         return self._client
 
+    async def start(self) -> None:
+        return None  # a server someone else runs: nothing to start
+
     async def aclose(self) -> None:
         client, self._client = self._client, None
         if client is not None:

@@ -1,13 +1,4 @@
-"""The STT capability: an utterance (16 kHz mono) in, a transcript out."""
-from __future__ import annotations
+"""The STT capability (defined with the other contracts in penny.core.contracts)."""
+from penny.core.contracts import STT
 
-from typing import Protocol, runtime_checkable
-
-from penny.core.events import AudioChunk, Transcript
-
-
-@runtime_checkable
-class STT(Protocol):
-    name: str
-
-    async def transcribe(self, audio: AudioChunk, *, initial_prompt: str | None = None) -> Transcript: ...
+__all__ = ["STT"]

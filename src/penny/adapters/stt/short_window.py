@@ -9,6 +9,7 @@ tiny.en: 45-65 ms instead of 335-400 ms for 1.6-3.6 s commands, the same words o
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -94,22 +95,28 @@ def trustworthy(result: ShortResult) -> bool:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+REPEAT_SIMILARITY = 0.85
+
+
+def _repeats(key: str, seen: list[str]) -> bool:
+    # A loop may misspell its copy ("Cancel the timer. Cancell the timer."): nearly the same counts.
+    return any(key == old or difflib.SequenceMatcher(None, key, old).ratio() >= REPEAT_SIMILARITY for old in seen)
 
 
 def drop_repeats(segments: list[ShortSegment]) -> list[ShortSegment]:
     """Cut a Whisper loop: a sentence that repeats an earlier one ends the transcript."""
-    seen: set[str] = set()
+    seen: list[str] = []
     kept: list[ShortSegment] = []
     for seg in segments:
         fresh = []
         for sentence in _SENTENCE_END.split(seg.text):
             key = re.sub(r"[^a-z0-9 ]", "", sentence.lower()).strip()
-            if key in seen:
+            if _repeats(key, seen):
                 if fresh:
                     seg.text = " ".join(fresh)
                     kept.append(seg)
                 return kept
-            seen.add(key)
+            seen.append(key)
             fresh.append(sentence)
         kept.append(seg)
     return kept

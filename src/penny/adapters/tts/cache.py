@@ -183,8 +183,7 @@ class CachedTTS:
         return self.inner.cache_key()
 
     async def warmup(self) -> None:
-        if hasattr(self.inner, "warmup"):
-            await self.inner.warmup()
+        await self.inner.warmup()
 
     def lookup(self, text: str) -> AudioChunk | None:
         """The cached audio for `text` (memory, then disk), or None."""

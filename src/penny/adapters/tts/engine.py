@@ -40,6 +40,10 @@ class EngineTTS:
         raise NotImplementedError
 
     # ---- the public surface ----------------------------------------------------------------
+    @property
+    def last_used(self) -> str:
+        return self.name
+
     def cache_key(self) -> str:
         return f"{self.name}|{self.voice}|{json.dumps(self.settings(), sort_keys=True)}"
 
@@ -56,6 +60,9 @@ class EngineTTS:
                 except Exception as exc:
                     raise TTSFailed(f"{self.name}: could not load voice {self.voice!r}: {exc}") from exc
                 self._loaded = True
+
+    async def prewarm(self, phrases: list[str]) -> int:
+        return 0  # nothing to keep without the phrase cache
 
     async def warmup(self) -> None:
         """Load the model and run one tiny synthesis so the first real sentence is fast."""

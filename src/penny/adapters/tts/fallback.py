@@ -37,11 +37,13 @@ class FallbackTTS:
 
     async def warmup(self) -> None:
         """Warm every engine; one that fails to warm is logged, not fatal (its fallback covers it)."""
-        results = await asyncio.gather(*(e.warmup() for e in self.engines if hasattr(e, "warmup")),
-                                       return_exceptions=True)
-        for engine, res in zip([e for e in self.engines if hasattr(e, "warmup")], results):
+        results = await asyncio.gather(*(e.warmup() for e in self.engines), return_exceptions=True)
+        for engine, res in zip(self.engines, results):
             if isinstance(res, BaseException):
                 log.warning("TTS %s could not warm up: %s", engine.name, res)
+
+    async def prewarm(self, phrases: list[str]) -> int:
+        return 0  # nothing to keep without the phrase cache
 
     async def synthesize_tagged(self, text: str) -> AsyncIterator[tuple[object, AudioChunk]]:
         """(engine, chunk) pairs, so a cache can file audio under the engine that made it."""

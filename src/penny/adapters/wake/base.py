@@ -1,17 +1,5 @@
-"""The wake-word capability: streaming frames in, a detection out when the word is heard."""
-from __future__ import annotations
+"""The wake capabilities (defined with the other contracts in penny.core.contracts): an acoustic engine
+hears frames, the phrase engine hears transcripts."""
+from penny.core.contracts import AudioWake, TranscriptWake, Wake
 
-from typing import Protocol, runtime_checkable
-
-import numpy as np
-
-from penny.core.events import WakeDetected
-
-
-@runtime_checkable
-class WakeWord(Protocol):
-    name: str
-
-    def process(self, frame: np.ndarray, t: float) -> WakeDetected | None: ...
-
-    def reset(self) -> None: ...
+__all__ = ["AudioWake", "TranscriptWake", "Wake"]

@@ -41,6 +41,8 @@ def resolve_wake_model(model: str) -> Path:
 
 
 class OpenWakeWordDetector:
+    hears = "audio"
+
     def __init__(self, model: str = "hey_jarvis", threshold: float = 0.5, refractory_s: float = 2.0):
         from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
 

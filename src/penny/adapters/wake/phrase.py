@@ -56,6 +56,8 @@ def greeting_score(token: str, word: str) -> tuple[float, bool]:
 class PhraseWake:
     """`match(text)` → WakeDetected with `command` = the words after the phrase, or None."""
 
+    hears = "words"
+
     def __init__(self, phrases: list[str] | tuple[str, ...], stt=None):
         self.phrases = [p.lower().split() for p in phrases if p and p.strip()]
         if not self.phrases:
