@@ -34,6 +34,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def alert_engines(tmp_path: Path, llm):
+    """Engines whose timers run on a manual clock (09:00 UTC), spoken by espeak, every utterance a command: for
+    tests where a timer fires into live sessions. Returns (engines, clock); the plugins are started."""
+    from datetime import timezone
+
+    from penny.adapters.tts.factory import build_tts
+    from penny.app.engines import Engines
+    from penny.memory.store import MemoryStore
+
+    cfg = PennyConfig.model_validate({"tts": {"provider": "espeak", "fallbacks": []},
+                                      "wake": {"mode": "always_listening"}})
+    clock = ManualClock(datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc))
+    plugins = build_plugins(cfg, clock=clock, data_dir=tmp_path)
+    engines = Engines(cfg, llm=llm, stt=None, tts=build_tts(cfg, cache=False), plugins=plugins,
+                      memory=MemoryStore(tmp_path / "m.db"))
+    plugins.start()
+    return engines, clock
+
+
 def make_config(**plugins) -> PennyConfig:
     cfg = PennyConfig()
     cfg.assistant.timezone = "Europe/Berlin"

@@ -119,6 +119,19 @@ def concat_with_silence(parts, gap_s: float = 1.0, lead_s: float = 0.5, tail_s: 
     return np.concatenate(out).astype(np.float32)
 
 
+def wake_hits(det, x, frame: int = 512) -> list:
+    """Every detection an acoustic wake engine makes on `x` (samples or a WAV path), fed `frame` samples at a time."""
+    if not isinstance(x, np.ndarray):
+        x = load(x)
+    det.reset()
+    found = []
+    for i in range(0, len(x), frame):
+        hit = det.process(x[i:i + frame], i / SR)
+        if hit is not None:
+            found.append(hit)
+    return found
+
+
 def wer(reference: str, hypothesis: str) -> float:
     """Word error rate after normalising case, punctuation and spelled numbers."""
     r, h = normalize_words(reference), normalize_words(hypothesis)

@@ -2,16 +2,10 @@
 open session (another tab, another room) does not hear it while that one is open (tests/test_wyoming_satellites.py
 has the rest: after it closed, everyone does)."""
 import asyncio
-from datetime import datetime, timezone
 
-from penny.adapters.tts.factory import build_tts
-from penny.config import PennyConfig
-from penny.app.engines import Engines
 from penny.core.events import Alert, ReplyAudio, ReplyDone
-from penny.memory.store import MemoryStore
-from penny.plugins.base import ManualClock
-from penny.plugins.loading import build_plugins
 from fixtures_llm import LLMStub
+from fixtures_skills import alert_engines
 
 
 class NoLLM(LLMStub):
@@ -23,13 +17,7 @@ class NoLLM(LLMStub):
 
 
 async def test_timer_alert_is_shown_and_spoken_in_a_live_session(tmp_path):
-    cfg = PennyConfig.model_validate({"tts": {"provider": "espeak", "fallbacks": []},
-                                      "wake": {"mode": "always_listening"}})
-    clock = ManualClock(datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc))
-    plugins = build_plugins(cfg, clock=clock, data_dir=tmp_path)
-    engines = Engines(cfg, llm=NoLLM(), stt=None, tts=build_tts(cfg, cache=False), plugins=plugins,
-                      memory=MemoryStore(tmp_path / "m.db"))
-    plugins.start()
+    engines, clock = alert_engines(tmp_path, NoLLM())
     session = engines.new_session()
     other = engines.new_session()  # a second listener (another room) is not told
     heard_elsewhere = []

@@ -91,6 +91,25 @@ def test_cache_key_reflects_voice_and_settings():
     assert PiperTTS().cache_key().startswith("piper|en_US-joe-medium|")
 
 
+def test_piper_speaks_a_sentence_in_pieces_that_are_the_whole_sentences_audio(piper):
+    """The split voice (adapters/tts/piper_stream.py) starts sooner and says exactly what Piper would."""
+    from piper import SynthesisConfig
+
+    from penny.adapters.tts import piper_stream
+
+    assert piper._pieces is not None  # the bundled voice's graph splits at its decoder
+    still = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False)  # the same audio twice
+    text = "The weather today is sunny with a high of twenty degrees and a light wind from the west."
+    pieces = list(piper._pieces.synthesize(text, still))
+    whole = np.concatenate([c.audio_float_array for c in piper._voice.synthesize(text, syn_config=still)])
+    assert len(pieces) >= 2 and len(pieces[0]) == piper_stream.FIRST * 256  # the first ~0.46 s comes alone
+    joined = np.concatenate(pieces)
+    assert len(joined) == len(whole) and float(np.max(np.abs(joined - whole))) < 1e-3
+    loud = list(piper._pieces.synthesize(text, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)))
+    assert abs(float(np.max(np.abs(loud[0]))) - 1.0) < 1e-3  # normalised by its first piece, as Piper does
+    assert float(np.max(np.abs(np.concatenate(loud)))) <= 1.0
+
+
 def test_piper_length_scale_changes_duration(piper):
     slow = PiperTTS(length_scale=1.6)
     normal = sum(len(c.samples) for c in piper.synthesize_blocking("Good morning to you."))
@@ -111,7 +130,7 @@ async def test_leaving_early_stops_the_worker(piper):
     gen = piper.synthesize(text)
     first = await gen.__anext__()
     await gen.aclose()  # barge-in
-    assert first.duration_s > 0.5
+    assert first.duration_s > 0.3  # real speech: the first piece of the first sentence
     check_speech(await collect(piper, SENTENCE), 22050)  # the engine is fine afterwards
 
 

@@ -6,9 +6,8 @@ import re
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-from fixtures_speech import concat_with_silence, write_wav
+from fixtures_speech import concat_with_silence, wake_hits, write_wav
 
 from penny.adapters.wake.factory import build_wake
 from penny.core.wake_gate import WakeGate
@@ -53,12 +52,12 @@ def test_phrase_wake_ignores_ordinary_speech(text):
 
 
 def test_other_phrases_and_factory():
-    wake = build_wake(PennyConfig(wake=WakeConfig(phrases=["hey penny", "computer"])))
+    wake = build_wake(PennyConfig(wake=WakeConfig(engine="phrase", phrases=["hey penny", "computer"])))
     assert wake.match("Computer, lights on.").command == "lights on"
     assert wake.match("Ok computer lights on").command == "lights on"  # filler then the name
     assert build_wake(WakeConfig(engine="openwakeword")).name == "hey_jarvis"
     with pytest.raises(ConfigError):
-        build_wake(WakeConfig(phrases=[]))
+        build_wake(WakeConfig(engine="phrase", phrases=[]))
     with pytest.raises(ModelNotFound, match="hey_jarvis"):
         build_wake(WakeConfig(engine="openwakeword", model="hey_nobody"))
 
@@ -101,27 +100,13 @@ def jarvis():
     return build_wake(WakeConfig(engine="openwakeword", model="hey_jarvis", threshold=0.5))
 
 
-def detections(det, x: np.ndarray, frame: int) -> list:
-    from fixtures_speech import load
-
-    if not isinstance(x, np.ndarray):
-        x = load(x)
-    det.reset()
-    hits = []
-    for i in range(0, len(x), frame):
-        hit = det.process(x[i:i + frame], i / SR)
-        if hit is not None:
-            hits.append(hit)
-    return hits
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("engine,speed", [("piper", 0.8), ("piper", 1.0), ("piper", 1.2),
                                           ("espeak", 130), ("espeak", 170)])
 def test_openwakeword_fires_on_hey_jarvis(jarvis, piper_say, espeak_say, engine, speed):
     clip = piper_say("Hey Jarvis", length_scale=speed) if engine == "piper" else espeak_say("Hey Jarvis", speed=speed)
     x = concat_with_silence([clip], lead_s=1.0, tail_s=1.0)
-    hits = detections(jarvis, x, 512)
+    hits = wake_hits(jarvis, x, 512)
     assert len(hits) == 1, jarvis.max_score
     assert hits[0].name == "hey_jarvis" and hits[0].score >= 0.5
     assert 1.0 < hits[0].t < len(x) / SR  # fires after the phrase starts, within the stream
@@ -131,8 +116,8 @@ def test_openwakeword_fires_on_hey_jarvis(jarvis, piper_say, espeak_say, engine,
 @pytest.mark.parametrize("frame", [160, 1280, 3000])
 def test_openwakeword_any_frame_size(jarvis, piper_say, frame):
     x = concat_with_silence([piper_say("Hey Jarvis")], lead_s=1.0, tail_s=1.0)
-    hits = detections(jarvis, x, frame)
-    assert len(hits) == 1 and abs(hits[0].t - detections(jarvis, x, 1280)[0].t) < 0.09
+    hits = wake_hits(jarvis, x, frame)
+    assert len(hits) == 1 and abs(hits[0].t - wake_hits(jarvis, x, 1280)[0].t) < 0.09
 
 
 @pytest.mark.slow
@@ -141,18 +126,20 @@ def test_openwakeword_ignores_other_speech(jarvis, piper_say, espeak_say):
              "Alexa, play some music.", "The quick brown fox jumps over the lazy dog."]
     clips = [piper_say(t) for t in lines] + [espeak_say(t) for t in lines]
     x = concat_with_silence(clips, gap_s=0.7)
-    assert detections(jarvis, x, 512) == [], jarvis.max_score
+    assert wake_hits(jarvis, x, 512) == [], jarvis.max_score
     assert jarvis.max_score < 0.3
 
 
 def test_wake_doctor_checks():
     from penny.adapters.wake.factory import doctor_checks
 
-    assert doctor_checks(PennyConfig())[0].status == "ok"
-    acoustic = doctor_checks(PennyConfig(wake=WakeConfig(engine="openwakeword")))[0]
-    assert acoustic.status == "ok"
-    share = re.search(r"(\d+)% of one core while listening", acoustic.detail)  # measured, not a constant
-    assert share and 0 < int(share.group(1)) < 100, acoustic.detail
+    default = doctor_checks(PennyConfig())[0]  # the engine, its model and its measured CPU share
+    assert default.status == "ok" and "acoustic" in default.detail and "hey_penny" in default.detail
+    assert doctor_checks(PennyConfig(wake=WakeConfig(engine="phrase")))[0].status == "ok"
+    for check in (default, doctor_checks(PennyConfig(wake=WakeConfig(engine="openwakeword")))[0]):
+        assert check.status == "ok"
+        share = re.search(r"([\d.]+)% of one core while listening", check.detail)  # measured, not a constant
+        assert share and 0 < float(share.group(1)) < 100, check.detail
     assert doctor_checks(PennyConfig(wake=WakeConfig(engine="openwakeword", model="x")))[0].status == "fail"
 
 
@@ -192,7 +179,8 @@ async def heard_and_answered(tmp_path, audio, cfg, mode=None):
 async def test_listen_loop_on_a_file(tmp_path, piper_say):
     x = concat_with_silence([piper_say("What is the weather tomorrow?"), piper_say("Hey Penny, what time is it?")],
                             gap_s=1.5)
-    transcripts, commands, wakes = await heard_and_answered(tmp_path, x, PennyConfig())
+    cfg = PennyConfig(wake=WakeConfig(engine="phrase"))  # the phrase engine transcribes everything
+    transcripts, commands, wakes = await heard_and_answered(tmp_path, x, cfg)
     assert len(transcripts) == 2 and "weather" in transcripts[0].lower()
     assert len(commands) == 1 and commands[0].lower().startswith("what time is it")  # only the addressed one
     assert len(wakes) == 1
@@ -220,7 +208,7 @@ async def test_phrase_detect_primes_whisper_with_the_wake_name(espeak_say):
     from penny.adapters.stt.factory import build_stt
     from penny.core.events import AudioChunk
 
-    wake = build_wake(PennyConfig(), build_stt(PennyConfig()))
+    wake = build_wake(PennyConfig(wake=WakeConfig(engine="phrase")), build_stt(PennyConfig()))
     assert wake.prompt() == "Hey Penny." and wake.prompt("Quetzal") == "Quetzal Hey Penny."
     clip = AudioChunk(concat_with_silence([load(espeak_say("Hi Penny, set a timer for five minutes.", speed=130))],
                                           lead_s=0.3, tail_s=0.3), SR)

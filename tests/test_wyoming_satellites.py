@@ -94,20 +94,11 @@ async def test_a_long_wait_for_the_llm_says_once_to_give_it_its_own_server(monke
 
 
 async def test_an_alert_is_said_in_the_session_that_set_it_then_everywhere_once_it_closed(tmp_path):
-    from penny.adapters.tts.factory import build_tts
-    from penny.app.engines import Engines
-    from penny.core.events import Alert, ReplyDone
-    from penny.memory.store import MemoryStore
     from fixtures_llm import RecordingLLM
-    from penny.plugins.loading import build_plugins
+    from fixtures_skills import alert_engines
+    from penny.core.events import Alert, ReplyDone
 
-    cfg = PennyConfig.model_validate({"tts": {"provider": "espeak", "fallbacks": []},
-                                      "wake": {"mode": "always_listening"}})
-    clock = ManualClock(datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc))
-    plugins = build_plugins(cfg, clock=clock, data_dir=tmp_path)
-    engines = Engines(cfg, llm=RecordingLLM(), stt=None, tts=build_tts(cfg, cache=False), plugins=plugins,
-                      memory=MemoryStore(tmp_path / "m.db"))
-    plugins.start()
+    engines, clock = alert_engines(tmp_path, RecordingLLM())
     kitchen, bedroom = engines.new_session("satellite-kitchen"), engines.new_session("satellite-bedroom")
     seen = {s.session_id: [] for s in (kitchen, bedroom)}
 

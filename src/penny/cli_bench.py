@@ -29,6 +29,8 @@ def bench(
     wyoming: bool = typer.Option(False, "--wyoming", help="Only Penny's Wyoming STT/TTS against Home Assistant's "
                                  "wyoming-faster-whisper and wyoming-piper (ratios)."),
     satellites: bool = typer.Option(False, "--satellites", help="Only the load test: 1, 2, 4, 8 rooms at once."),
+    wake: bool = typer.Option(False, "--wake", help="Only wake quality: held-out detection, false accepts per hour, "
+                              "latency and CPU for hey_penny, openWakeWord's stock models and the phrase engine."),
 ) -> None:
     """Latency (streaming vs sequential) and task success on spoken requests; writes JSON + PNG."""
     root = Path(__file__).resolve().parents[2]  # benchmarks/ lives in the source checkout, not the package
@@ -40,6 +42,9 @@ def bench(
     from benchmarks import accuracy as accuracy_bench
     from benchmarks.__main__ import run as run_bench
 
+    if wake:  # benchmarks/wake_bench.py
+        __import__("benchmarks.wake_bench").wake_bench.main(quick=quick, out=out)
+        return
     if satellites:  # benchmarks/satellites_load.py
         return __import__("benchmarks.satellites_load").satellites_load.main(quick=quick, out=out, config=state.config_path)
     if wyoming:

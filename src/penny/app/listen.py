@@ -17,7 +17,7 @@ def describe(ev) -> str | None:
     if isinstance(ev, Transcript) and ev.text:
         return f"You:   {ev.text}   ({ev.processing_s * 1000:.0f} ms to transcribe)"
     if isinstance(ev, WakeDetected):
-        return f"(wake: {ev.name})"
+        return f"(wake: {ev.name.replace('_', ' ')})"
     if isinstance(ev, Listening):
         if ev.open:
             return "-- listening to you" + (" (follow-up: no wake word needed)" if ev.reason == "follow_up" else "")
@@ -39,13 +39,14 @@ def describe(ev) -> str | None:
 
 async def listen_loop(cfg: PennyConfig, source, sink, echo: Callable[[str], None]) -> int:
     """Run turns until the source ends (a file) or Ctrl-C (the microphone). Returns the turn count."""
+    from penny.adapters.wake.factory import model_name
     from penny.app.engines import Engines
 
     engines = await Engines.load(cfg)
     session = engines.new_session(sink=sink)
     if hasattr(source, "device"):
         echo(f"Listening on {source.device.name} (mode {cfg.wake.mode}, wake {cfg.wake.engine}: "
-             f"{', '.join(cfg.wake.phrases) if cfg.wake.engine == 'phrase' else cfg.wake.model}). Ctrl-C stops.")
+             f"{', '.join(cfg.wake.phrases) if cfg.wake.engine == 'phrase' else model_name(cfg)}). Ctrl-C stops.")
 
     async def pump() -> None:
         try:

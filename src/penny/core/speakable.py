@@ -230,10 +230,25 @@ def strip_markup(text: str) -> str:
     return re.sub(r"(?<=[A-Za-z])_(?=[A-Za-z])", " ", text)  # snake_case reads as words
 
 
+class Speakable(str):
+    """Text speakable() already made (for `language`): the sentence splitter's output, which the TTS cache
+    then keys on as it is instead of making it speakable a second time."""
+
+    language = "en"
+
+
 def speakable(text: str, language: str = "en") -> str:
     """What a voice should say for `text`: one line of plain words, or '' when nothing is speakable.
     Numbers, units and abbreviations become English words only in English: another language's voice
     (espeak-ng, Piper) reads "08:00" and "25. November" in its own language."""
+    if isinstance(text, Speakable) and text.language == language:
+        return text
+    done = Speakable(_speakable(text, language))
+    done.language = language
+    return done
+
+
+def _speakable(text: str, language: str) -> str:
     text = strip_markup(text)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     # Lines (headings, list items) become sentences so the voice pauses between them.

@@ -34,10 +34,14 @@ def voice_languages(voice: str, fallback: str) -> list[str]:
 def wake_models(cfg) -> list[WakeModel]:
     """The configured phrases ("hey penny", matched on transcripts) and every openWakeWord model."""
     lang = [cfg.assistant.language]
-    models = [WakeModel(name=p.strip().lower().replace(" ", "_"), phrase=p.strip().title(), languages=lang,
-                        attribution=PENNY, installed=True, version=version("penny"),
-                        description=f"'{p.strip().title()}' found at the start of a transcribed utterance")
-              for p in cfg.wake.phrases if p.strip()]
+    acoustic = cfg.wake.engine != "phrase"  # then "hey_penny" is Penny's acoustic model, not a transcript match
+    models = [WakeModel(name="hey_penny", phrase="Hey Penny", languages=["en"], attribution=PENNY, installed=True,
+                        version=version("penny"), description="Penny's acoustic 'Hey Penny' model (ONNX)")
+              ] if acoustic else []
+    models += [WakeModel(name=p.strip().lower().replace(" ", "_"), phrase=p.strip().title(), languages=lang,
+                         attribution=PENNY, installed=True, version=version("penny"),
+                         description=f"'{p.strip().title()}' found at the start of a transcribed utterance")
+               for p in cfg.wake.phrases if p.strip() and not (acoustic and p.strip().lower() == "hey penny")]
     try:
         from penny.adapters.wake.openwakeword import builtin_models
 

@@ -1,7 +1,9 @@
-"""Piper neural voices (piper-tts, onnxruntime). Loaded once, kept warm; one chunk per sentence."""
+"""Piper neural voices (piper-tts, onnxruntime). Loaded once, kept warm; each sentence in pieces as its
+decoder makes them (piper_stream.py), or whole where a voice's graph does not split."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from pathlib import Path
@@ -13,6 +15,7 @@ from penny.adapters.tts.engine import EngineTTS
 from penny.errors import ModelNotFound
 
 DEFAULT_VOICE = "en_US-joe-medium"
+log = logging.getLogger("penny.tts")
 
 
 def voice_dirs() -> list[Path]:
@@ -105,10 +108,27 @@ class PiperTTS(EngineTTS):
         self._voice = PiperVoice.load(self.model_path, use_cuda=self.use_cuda)
         self._config = SynthesisConfig(speaker_id=self.speaker_id, length_scale=self.length_scale,
                                        noise_scale=self.noise_scale, noise_w_scale=self.noise_w)
+        self._pieces = None if self.use_cuda or self.speaker_id is not None else self._split()
+
+    def _split(self):
+        from penny.adapters.tts.piper_stream import StreamingVoice, split
+        from penny.config import user_data_dir
+        from penny.private import private_dir
+
+        try:
+            parts = split(self.model_path, private_dir(user_data_dir() / "voices" / "split"))
+            return StreamingVoice(self._voice, *parts) if parts else None
+        except Exception as exc:  # an unusual graph still speaks, a sentence at a time
+            log.warning("Piper voice %s: cannot split its graph (%s); speaking whole sentences", self.voice, exc)
+            return None
 
     def _stream(self, text: str, stop: threading.Event) -> Iterator[np.ndarray]:
         with self._run_lock:
-            for chunk in self._voice.synthesize(text, syn_config=self._config):
-                yield chunk.audio_float_array
+            if self._pieces is not None:
+                audio = self._pieces.synthesize(text, self._config)
+            else:
+                audio = (chunk.audio_float_array for chunk in self._voice.synthesize(text, syn_config=self._config))
+            for piece in audio:
+                yield piece
                 if stop.is_set():
                     return
