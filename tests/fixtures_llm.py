@@ -276,6 +276,20 @@ if __name__ == "__main__":  # child-process fake server: MODE PORT DELAY TEXT
     FakeLLMServer(mode, text, delay=delay, port=port).serve_forever()
 
 
+def real_turn_config(tmp, base_url: str, mode: str):
+    """Penny's config for a test with the real engines behind a fake LLM server: its own memory and TTS cache
+    under `tmp`, no "One moment." filler (one audio story per turn)."""
+    from penny.config import PennyConfig
+
+    return PennyConfig.model_validate({
+        "llm": {"provider": "openai_compatible", "base_url": base_url, "model": "fake-model"},
+        "memory": {"path": str(tmp / "memory.db")},
+        "tts": {"cache": {"dir": str(tmp / "tts-cache")}},
+        "wake": {"mode": mode},
+        "assistant": {"filler_after_ms": 0},
+    })
+
+
 class LLMStub:
     """What every LLM has besides `stream` (core/contracts.py): nothing to start, nothing to close."""
 

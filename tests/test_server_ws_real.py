@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from fixtures_llm import FakeLLMServer
+from fixtures_llm import FakeLLMServer, real_turn_config
 from fixtures_server import BASE, WS, hello, mic_frames, until
 from fixtures_speech import load, silence, synth_piper
-from penny.config import PennyConfig
 from penny.server.app import create_app
 
 pytestmark = pytest.mark.slow
@@ -35,13 +34,7 @@ def llm_server():
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, llm_server):
     tmp = tmp_path_factory.mktemp("ws-real")
-    cfg = PennyConfig.model_validate({
-        "llm": {"provider": "openai_compatible", "base_url": llm_server.base_url, "model": "fake-model"},
-        "memory": {"path": str(tmp / "memory.db")},
-        "tts": {"cache": {"dir": str(tmp / "tts-cache")}},
-        "wake": {"mode": "always_listening"},
-        "assistant": {"filler_after_ms": 0},  # no "One moment." before a slow answer: one audio story per turn
-    })
+    cfg = real_turn_config(tmp, llm_server.base_url, "always_listening")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PENNY_HOME", str(tmp / "home"))
         with TestClient(create_app(cfg), base_url=BASE) as c:  # lifespan: Engines.load(cfg)

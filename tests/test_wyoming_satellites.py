@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import pytest
 import pytest_asyncio
 
-from fixtures_llm import FakeLLMServer
+from fixtures_llm import FakeLLMServer, real_turn_config
 from fixtures_speech import load, synth_piper
 from penny.app.fair import FIRST, LATER, FairGate
 from penny.config import PennyConfig, SatelliteConfig
@@ -159,13 +159,7 @@ async def penny(tmp_path_factory, llm_server):
     from penny.app.engines import Engines
 
     tmp = tmp_path_factory.mktemp("satellites")
-    cfg = PennyConfig.model_validate({
-        "llm": {"provider": "openai_compatible", "base_url": llm_server.base_url, "model": "fake-model"},
-        "memory": {"path": str(tmp / "memory.db")},
-        "tts": {"cache": {"dir": str(tmp / "tts-cache")}},
-        "wake": {"mode": "wake_word"},
-        "assistant": {"filler_after_ms": 0},
-    })
+    cfg = real_turn_config(tmp, llm_server.base_url, "wake_word")
     clock = ManualClock(datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PENNY_HOME", str(tmp / "home"))
