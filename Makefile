@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+TURN_MODEL := $(VENV)/share/penny/smart-turn-v3.2-cpu.onnx
 RUN_PKGS := espeak-ng libportaudio2 libsndfile1
 # The benchmarks' real human speech comes from Debian: pocketsphinx test data, Asterisk prompts, ALSA's test voice.
 # strace: tests/test_privacy.py checks every connect() of `penny run-file` and `penny serve` goes to loopback.
@@ -20,8 +21,8 @@ test: setup-dev
 bench: setup-dev
 	$(BIN)/penny bench --quick
 
-setup: $(VENV)/.installed
-setup-dev: $(VENV)/.installed-dev
+setup: $(VENV)/.installed $(TURN_MODEL)
+setup-dev: $(VENV)/.installed-dev $(TURN_MODEL)
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@bash scripts/system-deps.sh $(RUN_PKGS)
@@ -29,7 +30,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m penny.adapters.turn.provision
 	touch $@
+
+# Smart Turn (end of turn); also for a venv installed before it existed. Quiet when present.
+$(TURN_MODEL): | $(VENV)/.installed
+	$(BIN)/python -m penny.adapters.turn.provision
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	@bash scripts/system-deps.sh $(TEST_PKGS)

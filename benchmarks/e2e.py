@@ -28,6 +28,8 @@ class SimulatedSpeaker:
     chunk ends) and lasts its duration. It never blocks, so the turn is timed as with a real device,
     and it records when the first sound would be heard and when the reply would finish playing."""
 
+    echo_cancelled = False  # as before the property existed: barge-in over it needs a confident voice
+
     def __init__(self) -> None:
         self.first_write: float | None = None
         self._until = 0.0

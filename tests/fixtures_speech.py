@@ -168,3 +168,17 @@ def piper_say(speech_dir):
 @pytest.fixture(scope="session")
 def espeak_say(speech_dir):
     return synth_espeak
+
+
+class CountingSTT:
+    """The real STT, counting every call (a closed gate, or Penny's own voice, must not reach it)."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+
+    async def transcribe(self, audio, initial_prompt=None):
+        self.calls += 1
+        return await self.inner.transcribe(audio, initial_prompt=initial_prompt)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)

@@ -167,7 +167,7 @@ def test_doctor_audio_checks_never_fail_required():
     from penny.config import PennyConfig
 
     checks = doctor_checks(PennyConfig())
-    assert {c.component for c in checks} == {"audio input", "audio output"}
+    assert {c.component for c in checks} == {"audio input", "audio output", "echo cancellation"}
     for c in checks:
         assert c.status in ("ok", "warn")
         if c.status == "warn":

@@ -125,6 +125,8 @@ def test_voice_turn_in_the_browser(server, browser):
     heard = page.evaluate("window.penny.transcripts")
     assert any("moon" in words(t) for t in heard), heard
     assert "moon" in words(page.locator(".msg.user").first.inner_text())
+    # what getUserMedia granted, read back from the track: Chromium cancels its own speaker's echo
+    assert page.locator("#aec-chip").is_visible() and page.locator("#aec").inner_text() == "on (browser)"
 
     wait_js(page, "window.penny.replies.length > 0", 150_000)
     reply = page.evaluate("window.penny.replies[0]")

@@ -98,6 +98,8 @@ async def test_general_question_is_answered_by_the_embedded_llm_through_streamin
 class PlayingSink:
     """Plays in real time, like a speaker: drain() returns when the written audio would have ended."""
 
+    echo_cancelled = False  # a speaker Penny's microphone hears
+
     def __init__(self):
         self.until = 0.0
 
@@ -134,23 +136,21 @@ async def test_barge_in_stops_the_first_reply_and_answers_the_second(engines, mo
     assert "dragon" in history[0].user_text.lower()
 
 
-@pytest.mark.xfail(strict=False, reason="timing budget: the semantic end of turn needs the speculative STT "
-                   "done within 150 ms of the 150 ms pause; beam 3 + the vocabulary prompt (~120-200 ms) misses it "
-                   "on some runs (then the 500 ms silence rule ends the turn); see the closing note")
+@pytest.mark.xfail(strict=False, reason="timing budget: the early end of turn needs the speculative STT and the "
+                   "turn model done before the 500 ms silence rule; on a loaded 2-core machine they can miss it")
 async def test_a_finished_question_ends_the_turn_on_a_short_pause(engines):
     [turn] = await run_turns(engines, load(synth_piper("How many legs does a spider have?")), realtime=True)
-    assert turn.trace.end_rule == "semantic"
+    assert turn.trace.end_rule == "model" and turn.trace.end_p >= 0.5  # the default rule: Smart Turn + words
     assert "spider" in turn.transcript.lower() and turn.reply
     [saved] = engines.memory.turns(turn.trace.session_id)
     assert saved.reply_text == turn.reply
 
 
-@pytest.mark.xfail(strict=False, reason="timing budget: the semantic end of turn needs the speculative STT "
-                   "done within 150 ms of the 150 ms pause; beam 3 + the vocabulary prompt (~120-200 ms) misses it "
-                   "on some runs (then the 500 ms silence rule ends the turn); see the closing note")
+@pytest.mark.xfail(strict=False, reason="timing budget: the early end of turn needs the speculative STT and the "
+                   "turn model done before the 500 ms silence rule; on a loaded 2-core machine they can miss it")
 async def test_a_read_only_skill_is_answered_speculatively_and_kept(engines):
     [turn] = await run_turns(engines, load(synth_piper("What's the date today?")), realtime=True)
-    assert turn.trace.intent == "clock" and turn.trace.end_rule == "semantic"
+    assert turn.trace.intent == "clock" and turn.trace.end_rule == "model"
     # the skill answered while the pause was still running: before the end of turn was decided
     assert turn.trace.marks["first_token"] <= turn.trace.marks["end_of_turn"]
     assert [t.reply_text for t in engines.memory.turns(turn.trace.session_id)] == [turn.reply]
@@ -164,4 +164,16 @@ async def test_a_pause_mid_sentence_does_not_end_the_turn(engines):
     assert len(turns) == 1, [t.transcript for t in turns]
     [turn] = turns
     assert "timer" in turn.transcript.lower() and ("ten" in turn.transcript.lower() or "10" in turn.transcript)
+    assert turn.trace.intent == "timers"
+
+
+@pytest.mark.parametrize("pause_s", [0.8, 1.2])
+async def test_a_thinking_pause_is_not_cut_off_by_the_model_rule(engines, pause_s):
+    # "Set a timer for, um" + a long pause: past the 500 ms silence rule; the turn model and the words hold it.
+    audio = np.concatenate([trimmed(synth_piper("Set a timer for, um")), silence(pause_s),
+                            trimmed(synth_piper("twelve minutes."))])
+    turns = await run_turns(engines, audio, realtime=True)
+    assert len(turns) == 1, [t.transcript for t in turns]
+    [turn] = turns
+    assert "twelve" in turn.transcript.lower() or "12" in turn.transcript
     assert turn.trace.intent == "timers"

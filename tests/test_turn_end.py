@@ -1,7 +1,12 @@
-"""Semantic end of turn: which transcripts read as a finished request."""
+"""End of turn: which transcripts read as a finished request, and the three rules (core/turn_end.TurnEnd)
+with a stand-in model (the real one is in test_smart_turn.py)."""
+import asyncio
+
+import numpy as np
 import pytest
 
-from penny.core.turn_end import looks_complete
+from penny.config import VADConfig
+from penny.core.turn_end import TurnEnd, Verdict, looks_complete, trails_off
 
 
 @pytest.mark.parametrize("text", ["What time is it?", "Set a timer for ten minutes.", "Yes.", "Thanks!",
@@ -14,3 +19,79 @@ def test_complete(text):
                                   "Tell me about um.", "So...", "what time is it", "Add a meeting with my."])
 def test_not_complete(text):
     assert not looks_complete(text)
+
+
+class Model:
+    name = "stand-in"
+
+    def __init__(self, p: float):
+        self.p, self.heard = p, 0
+
+    def probability_done(self, audio):
+        self.heard += 1
+        return self.p
+
+
+def judged(rule: str, p: float, silence_ms: float, words: str | None, **cfg) -> tuple[Verdict, TurnEnd]:
+    async def go():
+        end = TurnEnd(VADConfig(end_of_turn=rule, **cfg), Model(p))
+        end.pause(1.0, np.zeros(16000, np.float32))
+        for _ in range(50):
+            if end.p_done is not None or rule != "model":
+                break
+            await asyncio.sleep(0.01)
+        return end.verdict(silence_ms, words), end
+    return asyncio.run(go())
+
+
+def test_silence_rule_never_ends_early():
+    assert judged("silence", 1.0, 400, "What time is it?")[0] == Verdict()
+
+
+def test_text_rule_ends_after_the_fast_pause_when_the_words_are_finished():
+    assert judged("text", 0.0, 320, "What time is it?")[0] == Verdict("semantic")
+    assert judged("text", 0.0, 250, "What time is it?")[0] == Verdict()
+    assert judged("text", 1.0, 320, "Set a timer for.")[0] == Verdict()
+
+
+def test_model_finished_and_words_finished_ends_after_its_short_pause():
+    verdict, end = judged("model", 0.9, 220, "What time is it?")
+    assert verdict == Verdict("model") and end.p_done == 0.9
+    assert judged("model", 0.9, 150, "What time is it?")[0] == Verdict()  # before model_end_silence_ms
+
+
+def test_model_unfinished_holds_the_pause_open_unless_the_words_read_finished():
+    verdict, end = judged("model", 0.1, 220, "what time is it")
+    assert verdict == Verdict(hold_ms=1600) and end.held
+    verdict, end = judged("model", 0.1, 400, "What time is it?")
+    assert verdict == Verdict() and not end.held  # the silence rule decides
+
+
+def test_words_that_trail_off_hold_even_when_the_model_says_finished():
+    assert judged("model", 0.9, 400, "Add milk and")[0] == Verdict(hold_ms=1600)
+    assert trails_off("Set a timer for, um...") and not trails_off("Set a timer for ten minutes.")
+
+
+def test_half_a_request_holds_even_when_the_model_says_finished():
+    """"Set a timer for twenty" sounds finished and reads finished, but names a skill with no request yet."""
+    async def go():
+        end = TurnEnd(VADConfig(end_of_turn="model"), Model(0.95))
+        end.pause(1.0, np.zeros(16000, np.float32))
+        while end.p_done is None:
+            await asyncio.sleep(0.01)
+        return end.verdict(400, "Set a timer for twenty.", unfinished=True)
+    assert asyncio.run(go()) == Verdict(hold_ms=1600)
+
+
+def test_no_verdict_before_the_words_are_heard():
+    assert judged("model", 0.9, 400, None)[0] == Verdict()
+
+
+def test_model_rule_without_a_model_is_the_text_rule():
+    assert TurnEnd(VADConfig(end_of_turn="model"), None).rule == "text"
+
+
+def test_speaking_on_forgets_the_pause():
+    verdict, end = judged("model", 0.1, 220, "Set a timer for")
+    end.resume()
+    assert end.p_done is None and not end.held

@@ -90,6 +90,32 @@ def test_short_pause_keeps_turn_long_pause_splits():
     assert [(e.start_t, e.t) for e in ended] == [pytest.approx((0.5, 1.9)), pytest.approx((3.0, 4.0))]
 
 
+def test_hold_stretches_one_pause_only():
+    """A held pause (the user is mid-thought) lasts up to the hold; the next pause is back to end_silence."""
+    x = bursts([(0.5, 1.2), (2.2, 2.6), (3.3, 3.5)], 5.0)  # a 1.0 s pause, then a 0.7 s one
+    ep = Endpointer(EnergyVAD(), cfg())
+    events = []
+    for i in range(0, len(x), 320):
+        got = ep.process(AudioChunk(x[i:i + 320], SR))
+        if any(isinstance(e, SilenceStarted) for e in got) and i < int(2.0 * SR):
+            ep.hold(1600)
+        events += got
+    ended = [e for e in events + ep.flush() if isinstance(e, SpeechEnded)]
+    assert [(e.start_t, e.t) for e in ended] == [pytest.approx((0.5, 2.6)), pytest.approx((3.3, 3.5))]
+
+
+def test_voiced_s_counts_the_voice_since_the_last_pause():
+    """Barge-in reads this: a new burst of voice after a pause starts from zero, even inside one utterance."""
+    ep = Endpointer(EnergyVAD(), cfg(early_silence_ms=150))
+    ep.process(AudioChunk(bursts([(0.0, 0.06)], 0.06), SR))
+    assert ep.voiced_s == pytest.approx(0.06)  # not yet confirmed as speech
+    ep.process(AudioChunk(bursts([(0.0, 0.5)], 0.5), SR))
+    assert ep.voiced_s == pytest.approx(0.56)
+    ep.process(AudioChunk(np.zeros(int(0.3 * SR), np.float32), SR))  # a pause, the utterance still open
+    ep.process(AudioChunk(bursts([(0.0, 0.1)], 0.1), SR))
+    assert ep.in_speech and ep.voiced_s == pytest.approx(0.1)
+
+
 def test_blip_shorter_than_min_speech_is_ignored():
     x = bursts([(1.0, 1.06), (3.0, 3.04)], 4.0)
     assert run(Endpointer(EnergyVAD(), cfg(min_speech_ms=100)), x, 512) == []

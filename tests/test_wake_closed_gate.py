@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_speech import concat_with_silence, load
+from fixtures_speech import CountingSTT, concat_with_silence, load
 
 from penny.core.wake_gate import WakeGate
 from penny.config import PennyConfig, WakeConfig
@@ -22,20 +22,6 @@ CHATTER = ["I was thinking we could go to the market on Saturday morning.",
            "Did you see the game last night? The second half was unbelievable.",
            "My sister is coming over for dinner, we should buy some bread and cheese.",
            "I can never remember where I put my keys when I get home from work."]
-
-
-class CountingSTT:
-    """The real STT, counting every call: the closed gate must not reach it."""
-
-    def __init__(self, inner):
-        self.inner, self.calls = inner, 0
-
-    async def transcribe(self, audio, initial_prompt=None):
-        self.calls += 1
-        return await self.inner.transcribe(audio, initial_prompt=initial_prompt)
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
 
 
 class CountingLLM(LLMStub):
@@ -174,6 +160,8 @@ async def test_wake_only_opens_the_window_for_the_next_utterance(engines, piper_
 
 class PlayingSink:
     """A speaker whose first reply plays until someone stops it (the barge-in); later ones end at once."""
+
+    echo_cancelled = False  # a speaker Penny's microphone hears
 
     def __init__(self):
         self.stopped, self.first, self.written = asyncio.Event(), True, False

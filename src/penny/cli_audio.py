@@ -73,6 +73,7 @@ def listen(
     from penny.errors import DeviceNotFound
 
     c = cfg()
+    echo = None
     try:
         if file is not None:
             from penny.adapters.audio.wavfile import WavFileSource
@@ -80,9 +81,14 @@ def listen(
             source = WavFileSource(file, realtime=realtime, frame_ms=c.audio.frame_ms)
         else:
             from penny.adapters.audio.device import MicSource
+            from penny.adapters.audio.echo import for_speaker
 
-            source = MicSource(device if device is not None else c.audio.input_device, frame_ms=c.audio.frame_ms)
-        sink = _reply_sink(c, out)
+            echo = for_speaker(c.audio) if out is None else None  # one canceller for the mic and the speaker
+            source = MicSource(device if device is not None else c.audio.input_device, frame_ms=c.audio.frame_ms,
+                               echo=echo)
+        sink = _reply_sink(c, out, echo)
+        if sink is None and file is None:
+            source.echo = None  # no speaker: nothing of Penny's to cancel
     except DeviceNotFound as exc:
         fail(str(exc), 1)
 
@@ -94,7 +100,7 @@ def listen(
         fail(str(exc), 1)
 
 
-def _reply_sink(c: PennyConfig, out: Optional[Path]):
+def _reply_sink(c: PennyConfig, out: Optional[Path], echo=None):
     """Where replies play: a WAV file, else the speaker; with no speaker, replies are printed only."""
     from penny.errors import DeviceNotFound
 
@@ -105,7 +111,7 @@ def _reply_sink(c: PennyConfig, out: Optional[Path]):
     try:
         from penny.adapters.audio.speaker import SpeakerSink
 
-        return SpeakerSink(c.audio.output_device)
+        return SpeakerSink(c.audio.output_device, echo=echo, output_latency_ms=c.audio.output_latency_ms)
     except DeviceNotFound as exc:
         log.warning("%s Replies are printed only.", exc)
         return None

@@ -31,6 +31,8 @@ def bench(
     satellites: bool = typer.Option(False, "--satellites", help="Only the load test: 1, 2, 4, 8 rooms at once."),
     wake: bool = typer.Option(False, "--wake", help="Only wake quality: held-out detection, false accepts per hour, "
                               "latency and CPU for hey_penny, openWakeWord's stock models and the phrase engine."),
+    turns: bool = typer.Option(False, "--turns", help="Only turn-taking: cut-offs, voice-to-first-audio from the "
+                               "true end of speech, barge-in and echo, for each end-of-turn rule (--quick: ~6 min)."),
 ) -> None:
     """Latency (streaming vs sequential) and task success on spoken requests; writes JSON + PNG."""
     root = Path(__file__).resolve().parents[2]  # benchmarks/ lives in the source checkout, not the package
@@ -42,6 +44,9 @@ def bench(
     from benchmarks import accuracy as accuracy_bench
     from benchmarks.__main__ import run as run_bench
 
+    if turns:  # benchmarks/turn_taking.py
+        __import__("benchmarks.turn_taking").turn_taking.main(quick=quick, out=out, config=state.config_path)
+        return
     if wake:  # benchmarks/wake_bench.py
         __import__("benchmarks.wake_bench").wake_bench.main(quick=quick, out=out)
         return

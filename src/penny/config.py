@@ -145,11 +145,21 @@ class VADConfig(Section):
     # A pause this long ends the turn when the words so far read as a finished request; 0: off.
     fast_end_silence_ms: int = Field(300, ge=0, le=10000)
     # After this much silence Penny starts transcribing and drafting the reply (held until the turn ends).
-    early_silence_ms: int = Field(150, ge=10, le=10000)
+    early_silence_ms: int = Field(100, ge=10, le=10000)
     max_utterance_s: float = Field(15.0, gt=0.5, le=120)
     preroll_ms: int = Field(300, ge=0, le=3000)
     webrtc_aggressiveness: int = Field(2, ge=0, le=3)
     barge_in_threshold: float = Field(0.85, gt=0.0, le=1.0)
+    # This much voice over a reply stops it (before min_speech_ms confirms an utterance): quick to yield.
+    barge_in_ms: int = Field(96, ge=0, le=2000)
+    # When a pause ends the turn: "model" (Smart Turn v3 on the audio, with the words), "text" (the words
+    # read as finished), "silence" (end_silence_ms of silence only).
+    end_of_turn: Literal["model", "text", "silence"] = "model"
+    turn_model_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    # How long a pause may last when the model hears an unfinished sentence ("set a timer for... um").
+    max_pause_ms: int = Field(1600, ge=100, le=10000)
+    # A pause this long ends the turn when the model and the words agree it is finished.
+    model_end_silence_ms: int = Field(200, ge=0, le=10000)
 
 
 class WakeConfig(Section):
@@ -170,6 +180,11 @@ class AudioConfig(Section):
     output_device: str | int | None = None
     sample_rate: int = Field(16000, ge=8000, le=48000)
     frame_ms: int = Field(32, ge=10, le=100)
+    # WebRTC AEC3 (+ noise suppression, gain control) on the microphone, with what Penny plays as the
+    # reference, wherever Penny plays and listens on one machine.
+    echo_cancellation: bool = True
+    # Speaker-to-microphone delay hint; None: what the sound card reports.
+    output_latency_ms: int | None = Field(None, ge=0, le=1000)
 
 
 class AssistantConfig(Section):

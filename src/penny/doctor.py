@@ -18,6 +18,7 @@ COMPONENT_MODULES = {
     "tts": "penny.adapters.tts.factory",
     "vad": "penny.adapters.vad.factory",
     "wake": "penny.adapters.wake.factory",
+    "turn": "penny.adapters.turn.factory",
     "audio": "penny.adapters.audio.device",
     "calendar": "penny.plugins.calendar",
     "language": "penny.languages",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import weakref
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from penny.app import fair
 from penny.config import PennyConfig, memory_path
 from penny.core.assistant import Assistant
-from penny.core.contracts import LLM, STT, TTS, AudioSink, Wake
+from penny.core.contracts import LLM, STT, TTS, AudioSink, TurnEndModel, Wake
 from penny.core.endpointer import Endpointer
 from penny.core.events import Alert
 from penny.memory.store import MemoryStore
@@ -35,6 +36,9 @@ class Engines:
         self.assistant = Assistant(cfg, self.llm, plugins, memory)
         self.startup_s = 0.0
         self._sessions: weakref.WeakSet[VoiceSession] = weakref.WeakSet()
+        self._turn_end: TurnEndModel | None = None
+        self._turn_end_loaded = False
+        self._turn_end_lock = threading.Lock()
         if plugins is not None:
             plugins.on_alert = self._route_alert
 
@@ -52,7 +56,8 @@ class Engines:
         engines = cls(cfg, llm=llm, stt=stt, tts=tts, plugins=plugins, memory=MemoryStore(memory_path(cfg)))
         if warm:
             # The LLM server starts (a child process) while Whisper and Piper load in threads.
-            await asyncio.gather(engines._warm_llm(), asyncio.to_thread(engines.stt.warmup), engines._warm_tts())
+            await asyncio.gather(engines._warm_llm(), asyncio.to_thread(engines.stt.warmup), engines._warm_tts(),
+                                 asyncio.to_thread(engines._load_turn_end))
         await plugins.start()
         engines.startup_s = time.perf_counter() - t0
         log.info("Penny ready in %.1fs (llm %s, stt %s, tts %s)", engines.startup_s, engines.llm.name,
@@ -67,6 +72,22 @@ class Engines:
         await self.tts.warmup()
         if self.cfg.tts.cache.enabled:
             await self.tts.prewarm(self.cfg.tts.cache.prewarm + [self.cfg.assistant.filler_phrase, "Yes?"])
+
+    @property
+    def turn_end_model(self) -> TurnEndModel | None:
+        """Smart Turn when vad.end_of_turn is "model" and it loaded; one per process, shared by every session.
+        Loaded in a thread by load(warm=True); otherwise on first use (~0.2 s)."""
+        if not self._turn_end_loaded:
+            self._load_turn_end()
+        return self._turn_end
+
+    def _load_turn_end(self) -> None:
+        from penny.adapters.turn.factory import build_turn_end
+
+        with self._turn_end_lock:
+            if not self._turn_end_loaded:
+                self._turn_end = build_turn_end(self.cfg)  # None, with a warning, when the model is missing
+                self._turn_end_loaded = True
 
     def new_endpointer(self) -> Endpointer:
         from penny.adapters.vad.factory import build_vad

@@ -47,6 +47,10 @@ async def listen_loop(cfg: PennyConfig, source, sink, echo: Callable[[str], None
     if hasattr(source, "device"):
         echo(f"Listening on {source.device.name} (mode {cfg.wake.mode}, wake {cfg.wake.engine}: "
              f"{', '.join(cfg.wake.phrases) if cfg.wake.engine == 'phrase' else model_name(cfg)}). Ctrl-C stops.")
+        if getattr(source, "echo", None) is not None:
+            echo("Echo cancellation: on (Penny's own voice is removed from the microphone).")
+        elif sink is not None and not sink.echo_cancelled:
+            echo("Echo cancellation: off (barge-in needs a confident voice while Penny speaks).")
 
     async def pump() -> None:
         try:

@@ -111,7 +111,7 @@ class Assistant:
         if u.suggest and not parses and self.plugins is not None:
             meant = self.plugins.suggest(command)
             if meant is not None:  # words close to a request Penny knows, not an open question: ask about it
-                return Understanding(meant, "confirm", score, True, rescored=True)
+                return Understanding(meant, "confirm", score, True, rescored=True, unfinished=near)
         return heard
 
     def _expects_answer(self, session_id: str) -> bool:

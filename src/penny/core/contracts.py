@@ -162,6 +162,22 @@ class AudioSink(Protocol):
 
     async def close(self) -> None: ...
 
+    @property
+    def echo_cancelled(self) -> bool:
+        """False when Penny may hear its own voice from this sink (a speaker with no echo cancellation)."""
+        ...
+
+
+@runtime_checkable
+class TurnEndModel(Protocol):
+    """A learned end of turn: at a pause, how likely the user has finished (Smart Turn)."""
+
+    name: str
+
+    def probability_done(self, audio: Frame) -> float:
+        """The utterance so far (16 kHz mono, up to the pause); the model reads its last seconds."""
+        ...
+
 
 class SessionEngines(Protocol):
     """What a voice session uses of the process-wide engines (penny.app.engines.Engines)."""
@@ -174,3 +190,8 @@ class SessionEngines(Protocol):
     def new_endpointer(self) -> Endpointer: ...
 
     def new_wake(self) -> Wake: ...
+
+    @property
+    def turn_end_model(self) -> TurnEndModel | None:
+        """The learned end-of-turn model when `vad.end_of_turn` is "model" and it loaded; else None."""
+        ...

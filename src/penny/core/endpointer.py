@@ -53,7 +53,18 @@ class Endpointer:
         self._pre_len = 0
         self._cand: list[np.ndarray] = []
         self._utt: list[np.ndarray] = []
+        self._silence_sent: bool = False
         self._clear_turn()
+
+    def hold(self, ms: int) -> None:
+        """Let the current pause last up to `ms` before it ends the utterance (the user is mid-thought)."""
+        if self.state == SPEECH:
+            self.pause_limit = max(self.end_silence, int(ms * SR / 1000))
+
+    @property
+    def voiced_s(self) -> float:
+        """Voice heard since the last pause (or since the utterance began, before it is confirmed)."""
+        return self._burst / SR
 
     @property
     def in_speech(self) -> bool:
@@ -104,6 +115,7 @@ class Endpointer:
                 self.state = CANDIDATE
                 self._cand = [f]
                 self._start, self._voiced, self._gap, self._last_voiced = s0, len(f), 0, s1
+                self._burst = len(f)
                 self._maybe_confirm(events, s1)
             else:
                 self._remember(f)
@@ -111,6 +123,7 @@ class Endpointer:
             self._cand.append(f)
             if p >= self.threshold:
                 self._voiced += len(f)
+                self._burst += len(f)
                 self._gap, self._last_voiced = 0, s1
                 self._maybe_confirm(events, s1)
             elif p < self.neg_threshold:
@@ -123,13 +136,15 @@ class Endpointer:
         else:
             self._utt.append(f)
             if p >= self.neg_threshold:
+                self._burst += len(f) if p >= self.threshold else 0
                 self._last_voiced, self._silence, self._silence_sent = s1, 0, False
+                self.pause_limit = self.end_silence
             else:
                 self._silence += len(f)
                 if not self._silence_sent and self._silence >= self.early_silence:
-                    self._silence_sent = True
+                    self._silence_sent, self._burst = True, 0
                     events.append(SilenceStarted(t=self._last_voiced / SR, audio=self._audio()))
-                if self._silence >= self.end_silence:
+                if self._silence >= self.pause_limit:
                     self._end(events, forced=False)
                     return
             if s1 - self._start >= self.max_utterance:
@@ -177,5 +192,6 @@ class Endpointer:
         self._cand = []
         self._utt = []
         self._utt_start = self._start = self._last_voiced = 0
-        self._voiced = self._gap = self._silence = 0
+        self._voiced = self._gap = self._silence = self._burst = 0
         self._silence_sent = False
+        self.pause_limit = self.end_silence

@@ -191,7 +191,9 @@ class TurnTrace:
     backends: dict[str, str] = field(default_factory=dict)
     intent: str | None = None
     interrupted: bool = False
-    end_rule: str | None = None  # what ended the turn: "semantic", "silence", "push_to_talk", "typed"
+    # what ended the turn: "model", "semantic" (the words), "silence", "max_pause", "push_to_talk", "typed"
+    end_rule: str | None = None
+    end_p: float | None = None  # the end-of-turn model's probability that the user had finished
     heard: dict = field(default_factory=dict)  # how sure Penny was of the words (see core/understanding.py)
 
     def mark(self, name: str, at: float | None = None) -> None:
@@ -216,6 +218,7 @@ class TurnTrace:
             "intent": self.intent,
             "interrupted": self.interrupted,
             "end_rule": self.end_rule,
+            "end_p": None if self.end_p is None else round(self.end_p, 3),
             "heard": dict(self.heard),
         }
 

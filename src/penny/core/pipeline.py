@@ -24,6 +24,7 @@ from penny.core.events import Alert, AudioChunk, SessionEvent, SilenceStarted, S
 from penny.core.output import Playback, TurnOutput
 from penny.core.pcm import RATE as SR
 from penny.core.turn import SequentialTurn, TurnContext, TurnRunner
+from penny.core.turn_end import TurnEnd
 from penny.core.turns import Turns
 from penny.core.wake_gate import WakeGate
 
@@ -37,6 +38,7 @@ class VoiceSession:
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.mode = mode or cfg.wake.mode
         self.endpointer = engines.new_endpointer()
+        self.turn_end = TurnEnd(cfg.vad, engines.turn_end_model)
         self.wake = engines.new_wake() if self.mode == "wake_word" else None
         self.gate = WakeGate.for_engine("always_listening" if self.mode == "push_to_talk" else self.mode,
                                         self.wake, cfg.wake.follow_up_s)
@@ -60,21 +62,34 @@ class VoiceSession:
         if self.mode == "push_to_talk":
             return self._ptt.append(chunk.samples) if self._ptt is not None else None
         if self.wake is not None and self.wake.hears == "audio" and \
-                (det := self.wake.process(chunk.samples, self._stream_t)) is not None:
+                (det := self.wake.process(chunk.samples, self._stream_t)) is not None and \
+                not (self.speaking and self._hears_itself()):  # its own voice can sound like its name
             self.gate.wake(det.t)
             await self.playback.emit(det)
-            await self.interrupt()
+            if not self.speaking:  # over a reply the voice itself barges in: Penny's own echo can false-wake
+                await self.interrupt()
         for ev in self.endpointer.process(chunk):
             await self._on_vad_event(ev)
+        if self.speaking and not self._hears_itself() and \
+                self.endpointer.voiced_s * 1000 >= self.cfg.vad.barge_in_ms:
+            log.info("barge-in at %.2fs", self._stream_t)  # before min_speech_ms confirms the utterance
+            await self.interrupt()
         if (state := self.gate.poll(self._stream_t)) is not None:
             await self.playback.emit(state)  # Listening: the gate opened or closed
         spec = self.turns.spec
         if spec is not None and self.endpointer.last_probability >= self.cfg.vad.threshold:
             self.turns.drop_speculation()  # the pause was not the end: the user speaks on
-        elif spec is not None and spec.turn.complete and \
-                self._stream_t - spec.silence_t >= self.cfg.vad.fast_end_silence_ms / 1000.0 > 0:
-            self._answered_t = spec.silence_t
-            self.gate = await self.turns.commit(spec, "semantic")
+            self.turn_end.resume()
+        elif spec is not None:
+            verdict = self.turn_end.verdict((self._stream_t - spec.silence_t) * 1000.0, spec.turn.words,
+                                            spec.turn.unfinished)
+            if verdict.hold_ms is not None:
+                self.endpointer.hold(verdict.hold_ms)
+            elif verdict.commit is not None:
+                self._answered_t = spec.silence_t
+                spec.turn.trace.end_p = self.turn_end.p_done
+                self.turn_end.resume()
+                self.gate = await self.turns.commit(spec, verdict.commit)
 
     async def end_of_input(self) -> None:
         for ev in self.endpointer.flush():
@@ -115,6 +130,7 @@ class VoiceSession:
             span = (max(0.0, ev.t - ev.audio.duration_s), ev.t)
             if self.turns.runner.speculates and not self.speaking and self.gate.admits(*span):
                 self.turns.speculate(ev.audio, span, self._wall(ev.t), copy.copy(self.gate))
+                self.turn_end.pause(ev.t, ev.audio.as_float32())
         else:
             await self.playback.emit(ev)
             if abs(ev.t - self._answered_t) < 0.05:
@@ -123,19 +139,25 @@ class VoiceSession:
                 return self.turns.drop_speculation()  # probably Penny hearing itself
             if self.speaking:
                 await self.interrupt()
-            spec = self.turns.spec
+            spec, held = self.turns.spec, self.turn_end.held
+            p_done = self.turn_end.p_done
+            self.turn_end.resume()
             if spec is not None and spec.silence_t >= ev.t - 0.05:  # nobody spoke after the pause began
-                self.gate = await self.turns.commit(spec, "silence")
+                spec.turn.trace.end_p = p_done
+                self.gate = await self.turns.commit(spec, "max_pause" if held else "silence")
                 return
             self.turns.drop_speculation()
             if self.gate.admits(ev.start_t, ev.t):  # a closed gate (acoustic wake) drops it here: no STT
                 self.turns.start(ev.audio, (ev.start_t, ev.t), self._wall(ev.t), self.gate, addressed=False)
 
+    def _hears_itself(self) -> bool:
+        """A speaker with no echo cancellation: Penny may hear its own voice."""
+        sink = self.playback.sink
+        return sink is not None and not sink.echo_cancelled and self.cfg.wake.require_during_playback
+
     def _barge_in_allowed(self) -> bool:
-        # On the local speaker path Penny can hear itself: require a confident voice (or wake word).
-        if self.playback.sink is None or not self.cfg.wake.require_during_playback:
-            return True
-        return self.endpointer.last_probability >= self.cfg.vad.barge_in_threshold
+        # Where Penny may hear itself, only a confident voice (or the wake word) interrupts.
+        return not self._hears_itself() or self.endpointer.last_probability >= self.cfg.vad.barge_in_threshold
 
     def _wall(self, stream_t: float) -> float:
         """Wall-clock time of a stream time: the newest fed sample arrived at _wall_at_stream_t."""

@@ -16,7 +16,6 @@ from penny.core.events import (AudioChunk, BackendSwitched, ErrorEvent, ReplyDel
                                TurnTrace, WakeDetected)
 from penny.core.output import Playback, TurnOutput
 from penny.core.sentences import SentenceSplitter
-from penny.core.turn_end import looks_complete
 from penny.core.understanding import Understanding
 from penny.core.wake_gate import WakeGate
 from penny.errors import PennyError
@@ -43,7 +42,9 @@ class TurnRunner:
                  commit: asyncio.Event | None = None):
         self.ctx, self.trace, self.commit = ctx, trace, commit
         self.out = TurnOutput(ctx.playback, trace, held)
-        self.complete = False  # the transcript reads as a finished request: a shorter pause ends the turn
+        # What was heard, once understood: core/turn_end.py reads it at a pause.
+        self.words: str | None = None
+        self.unfinished = False  # the words name a skill but are no request yet
 
     async def run(self, work: Awaitable[None]) -> None:
         try:
@@ -72,9 +73,9 @@ class TurnRunner:
         heard_text = transcript.text.strip()
         transcript = assistant.rescore(transcript)
         await self.out.emit(transcript)
-        self.complete = looks_complete(transcript.text)
         text = transcript.text.strip()
         if not text:
+            self.words = ""
             return
         command: str | None = text
         wake: WakeDetected | None = None
@@ -83,13 +84,15 @@ class TurnRunner:
             command, wake = heard.command, heard.wake
         if wake is not None:
             await self.out.emit(wake)
-        if command is None:
+        if command is None:  # nothing to act on yet: a bare "Hey Penny" (the request may follow), or not for me
+            self.words, self.unfinished = transcript.text, True
             if wake is not None:  # a bare "Hey Penny": the gate now listens for the command
                 await self.say("Yes?")
             else:
                 log.info("not addressed to me: %r", text)
             return
         understood = assistant.understand(self.ctx.session_id, command, transcript, rescored=text != heard_text)
+        self.words, self.unfinished = transcript.text, understood.unfinished
         await self.reply(command, understood)
 
     async def reply(self, text: str, heard: Understanding | None = None) -> None:

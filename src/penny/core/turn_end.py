@@ -1,11 +1,23 @@
-"""Semantic end of turn: does a transcript read like a finished request?
+"""When a pause ends the user's turn. Three rules (`vad.end_of_turn`), side by side in `penny bench --turns`:
 
-Silence alone needs ~500 ms to be sure the user is done; a transcript that ends like a sentence
-(and not on "and", "the", "um"...) lets the pipeline answer after a shorter pause.
+- "silence": `end_silence_ms` of silence, nothing else.
+- "text": the words so far read as a finished request (ending like a sentence, not on "and", "the",
+  "um"...) after `fast_end_silence_ms`; otherwise silence.
+- "model": a learned end-of-turn model (Smart Turn) hears the pause. Finished, and the words do not trail
+  off, and they are not half a request (a skill's subject with no request yet: "set a timer for twenty"):
+  the turn ends after `model_end_silence_ms`. Words that trail off or are half a request ("set a timer
+  for... um"), or an unfinished voice with words that don't read finished either: the pause may last up to
+  `max_pause_ms` before it ends the turn, so a thinking pause is not cut off. Finished words in an
+  unfinished voice: the silence rule (`end_silence_ms`).
 """
 from __future__ import annotations
 
+import asyncio
 import re
+from dataclasses import dataclass
+
+from penny.config import VADConfig
+from penny.core.contracts import Frame, TurnEndModel
 
 _CONTINUES = {
     "and", "or", "but", "so", "because", "then", "if", "than", "that", "which", "who", "when", "where",
@@ -16,9 +28,70 @@ _CONTINUES = {
 _WORDS = re.compile(r"[a-z0-9']+")
 
 
+def trails_off(text: str) -> bool:
+    """The words stop mid-thought: on "and", "the", "um", or with "..."."""
+    t = text.strip()
+    words = _WORDS.findall(t.lower())
+    return not words or t.endswith(("...", "…", ",", "-")) or words[-1] in _CONTINUES
+
+
 def looks_complete(text: str) -> bool:
     t = text.strip()
-    if not t or t[-1] not in ".?!" or t.endswith("..."):
-        return False
-    words = _WORDS.findall(t.lower())
-    return bool(words) and words[-1] not in _CONTINUES
+    return bool(t) and t[-1] in ".?!" and not trails_off(t)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    commit: str | None = None  # end the turn now, by this rule
+    hold_ms: int | None = None  # or let this pause last this long before silence ends it
+
+
+class TurnEnd:
+    """One session's end-of-turn rule, and what the model made of the current pause."""
+
+    def __init__(self, cfg: VADConfig, model: TurnEndModel | None):
+        self.cfg, self.model = cfg, model
+        self.rule = "text" if cfg.end_of_turn == "model" and model is None else cfg.end_of_turn
+        self._pause_t: float | None = None
+        self._judging: asyncio.Task[float] | None = None
+        self.held = False  # this pause was stretched to max_pause_ms
+
+    def pause(self, t: float, audio: Frame) -> None:
+        """A pause began at stream time `t` (the last voiced sample): the model hears the utterance so far."""
+        self.resume()
+        self._pause_t = t
+        if self.rule == "model" and self.model is not None:
+            self._judging = asyncio.ensure_future(asyncio.to_thread(self.model.probability_done, audio))
+
+    def resume(self) -> None:
+        """The user speaks on (or the turn ended): forget the pause."""
+        if self._judging is not None:
+            self._judging.cancel()
+        self._pause_t, self._judging, self.held = None, None, False
+
+    @property
+    def p_done(self) -> float | None:
+        """The model's verdict on this pause, once it has one."""
+        task = self._judging
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()
+
+    def verdict(self, silence_ms: float, words: str | None, unfinished: bool = False) -> Verdict:
+        """`words`: the transcript of the utterance so far, once understood (None: not yet); `unfinished`:
+        they name a skill but are no request yet."""
+        cfg = self.cfg
+        if self.rule == "silence" or words is None:
+            return Verdict()
+        if self.rule == "text":
+            ok = looks_complete(words) and silence_ms >= cfg.fast_end_silence_ms > 0
+            return Verdict("semantic" if ok else None)
+        p = self.p_done
+        if p is None:
+            return Verdict()
+        if trails_off(words) or unfinished or (p < cfg.turn_model_threshold and not looks_complete(words)):
+            self.held = True  # mid-thought: wait for the rest
+            return Verdict(hold_ms=cfg.max_pause_ms)
+        if p < cfg.turn_model_threshold:
+            return Verdict()  # the words read finished, the voice does not: the silence rule decides
+        return Verdict("model" if silence_ms >= cfg.model_end_silence_ms else None)

@@ -28,6 +28,7 @@ class Understanding:
     confidence: float  # 0..1: the per-token probability Whisper gave these words, penalised below
     parses: bool  # the words are a request a skill understands
     rescored: bool = False  # a beam hypothesis other than Whisper's best was chosen because it parses
+    unfinished: bool = False  # names a skill's subject but is no request yet ("set a timer for twenty")
 
     def to_trace(self) -> dict:
         return {"action": self.action, "confidence": round(self.confidence, 3), "parses": self.parses,
@@ -86,7 +87,7 @@ def judge(text: str, score: float, parses: bool, *, read_only: bool, sure: float
         action = "confirm"
     else:
         action = "repeat"
-    return Understanding(text, action, score, parses, rescored)
+    return Understanding(text, action, score, parses, rescored, unfinished=near_skill and not parses)
 
 
 def did_you_say(text: str, template: str = "Did you say: {words}?") -> str:

@@ -229,8 +229,9 @@ async def health(request: Request):
     async with state.health_lock:  # concurrent polls share one run
         cached = state.health_cache
         if cached is None or time.monotonic() - cached[0] > HEALTH_TTL_S:
-            checks = await run_checks(state.cfg, only=set(COMPONENT_MODULES) - set(LOADED))
+            checks = await run_checks(state.cfg, only=set(COMPONENT_MODULES) - set(LOADED) - {"turn"})
             checks[1:1] = [_loaded_check(name, getattr(state.engines, name, None)) for name in LOADED]
+            checks += await asyncio.to_thread(_turn_checks, state)
             ok = healthy(checks)
             body = {"healthy": ok, "checks": [c.to_dict() for c in checks], "llm": state.llm_status(),
                     "voice": {"engine": getattr(state.engines.tts, "name", None),
@@ -249,6 +250,13 @@ async def satellites(request: Request):
 
 
 LOADED = ("stt", "tts")  # health reports these from the engines this server loaded, not a second copy
+
+
+def _turn_checks(state) -> list:
+    from penny.adapters.turn.factory import doctor_checks
+
+    model = getattr(state.engines, "turn_end_model", None)  # built once per process (app/engines.py)
+    return doctor_checks(state.cfg, loaded=model)
 
 
 def _loaded_check(name: str, engine):

@@ -27,6 +27,8 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
 class WavFileSink:
     """Writes 16-bit mono PCM to `path` at `sample_rate`; the header is final after close()."""
 
+    echo_cancelled = True  # a file cannot be heard by Penny's microphone
+
     def __init__(self, path: str | Path, sample_rate: int = 22050):
         self.path = Path(path)
         self.sample_rate = int(sample_rate)
@@ -79,6 +81,8 @@ class PushSink:
     sends nothing. `on_stop` (optional) tells the client to flush its own playback buffer.
     `max_chunk_ms` splits long chunks so a stop takes effect between pieces.
     """
+
+    echo_cancelled = True  # the far end plays it: a browser cancels its own echo (getUserMedia echoCancellation)
 
     def __init__(self, send: Send, sample_rate: int = 22050, *, on_stop: Callable[[], Awaitable[None]] | None = None,
                  max_chunk_ms: int | None = None, as_int16: bool = False):

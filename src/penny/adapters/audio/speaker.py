@@ -4,25 +4,32 @@ The stream's callback pulls from an in-memory queue; `write` only appends, so th
 waits on the device. `stop()` (barge-in) empties the queue, so the next callback block (20 ms by
 default) is silence, and aborts the stream, which drops what the device had buffered.
 The output stream is injectable (`stream_factory`) so tests can drive the callback by hand.
+With an `echo` canceller attached, the callback also hands it every block it plays, stamped with the
+block's DAC time, as the reference the microphone's echo is removed against.
 """
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from penny.core.events import AudioChunk
 from penny.core.pcm import EdgeResampler
 
+if TYPE_CHECKING:
+    from penny.adapters.audio.echo import EchoCanceller
+
 StreamFactory = Callable[[int, int, Callable], object]  # (samplerate, blocksize, callback) -> stream
 
 
 class SpeakerSink:
     def __init__(self, device: str | int | None = None, sample_rate: int | None = None, *,
-                 blocksize_ms: int = 20, max_queue_s: float = 120.0, stream_factory: StreamFactory | None = None):
+                 blocksize_ms: int = 20, max_queue_s: float = 120.0, stream_factory: StreamFactory | None = None,
+                 echo: EchoCanceller | None = None, output_latency_ms: int | None = None):
         self.device_index: int | None = None
         if stream_factory is None:
             from penny.adapters.audio.device import find_device
@@ -45,6 +52,15 @@ class SpeakerSink:
         self._resampler = EdgeResampler(self.sample_rate)
         self.samples_played = 0
         self.stops = 0
+        self.echo = echo
+        self.output_latency_ms = output_latency_ms  # None: the device's own DAC times
+        self._echo_rs = None
+        if echo is not None:
+            from penny.adapters.audio.echo import TimedResampler
+
+            # soxr "QQ" holds nothing back (HQ holds up to 36 ms, which would leave holes in the reference at
+            # low output latencies); on speech it is within -65 dB of HQ
+            self._echo_rs = TimedResampler(self.sample_rate, quality="QQ")
 
     # ---- device ----------------------------------------------------------------------------
     def _open_device(self, samplerate: int, blocksize: int, callback: Callable):
@@ -77,6 +93,30 @@ class SpeakerSink:
             self._queued -= filled
             self.samples_played += filled
         out[filled:] = 0.0
+        if self.echo is not None and self._echo_rs is not None:
+            ref, t = self._echo_rs.process(out.copy(), self._dac_time(time_info))
+            self.echo.render(ref, t)
+
+    def _dac_time(self, time_info) -> float:
+        """When this block's first sample leaves the speaker, on PortAudio's clock (the mic's too)."""
+        now = getattr(time_info, "currentTime", 0.0) or time.monotonic()
+        if self.output_latency_ms is not None:
+            return now + self.output_latency_ms / 1000
+        dac = getattr(time_info, "outputBufferDacTime", 0.0)
+        return dac if dac > 0 else now + self.latency_s
+
+    @property
+    def latency_s(self) -> float:
+        """Output latency: configured, else what the stream reports (0 before it opened)."""
+        if self.output_latency_ms is not None:
+            return self.output_latency_ms / 1000
+        latency = getattr(self._stream, "latency", 0.0) if self._stream is not None else 0.0
+        return float(latency) if isinstance(latency, (int, float)) else 0.0
+
+    @property
+    def echo_cancelled(self) -> bool:
+        """True when the microphone hears this speaker through an active echo canceller."""
+        return self.echo is not None and self.echo.active and self.echo.converged
 
     # ---- AudioSink -------------------------------------------------------------------------
     @property
@@ -119,6 +159,9 @@ class SpeakerSink:
         stream = self._stream
         if stream is not None and getattr(stream, "active", False):
             stream.abort()  # PortAudio drops buffered output; write() restarts the stream
+            now = getattr(stream, "time", 0.0)
+            if self.echo is not None and isinstance(now, (int, float)) and now > 0:
+                self.echo.cut(now)  # what the device had buffered never played: not a reference
 
     async def close(self) -> None:
         await self.stop()

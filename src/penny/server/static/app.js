@@ -79,6 +79,9 @@ async function startMic() {
     return false;
   }
   state.micOn = true;
+  const aec = mic.echoCancellation;
+  $("aec").textContent = aec === undefined ? "unknown" : aec ? "on (browser)" : "off";
+  $("aec-chip").hidden = false;
   renderMic();
   return true;
 }

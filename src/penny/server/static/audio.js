@@ -102,6 +102,8 @@ export class Mic {
     this.stream = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
     });
+    // what the browser granted: without echo cancellation Penny hears its own voice from the speakers
+    this.echoCancellation = this.stream.getAudioTracks()[0]?.getSettings().echoCancellation;
     try {
       await ctx.audioWorklet.addModule("/static/mic-worklet.js");
       this.source = ctx.createMediaStreamSource(this.stream);

@@ -1,0 +1,214 @@
+"""Acoustic echo cancellation: WebRTC's AEC3 (pywebrtc-audio) on the microphone, with what the speaker played.
+
+One `EchoCanceller` is shared by a SpeakerSink and a MicSource. The speaker's PortAudio callback hands it
+every block it writes, stamped with the block's DAC time (`render`); the mic's callback hands it every
+block it captured, stamped with its ADC time (`capture`), and gets the block back with Penny's voice
+removed. The reference for a mic block is looked up by time, so playback latency and drift between the
+two sound-card clocks are followed here; AEC3 only has to model the room.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from penny.core.pcm import QUALITY, RATE
+
+if TYPE_CHECKING:
+    from penny.config import AudioConfig
+
+log = logging.getLogger(__name__)
+
+FRAME = RATE // 100  # AEC3 works on 10 ms frames; a partial frame would be zero-padded, so never send one
+DELAY_AEC, DELAY_NS = 128, 96  # samples AEC3 and its noise suppressor hold back (measured, 16 kHz)
+# The reference leads the echo by this much, so a latency reported a little long does not make it non-causal.
+# AEC3 finds the delay itself (measured: its stream_delay hint changes nothing); it gets the lead as the hint.
+LEAD_MS = 10
+# The read position follows the timestamps through a low-pass (timestamps jitter by a ms or two), moving in
+# whole samples; a position more than GAP off is a new start (playback began, or resumed after a stop).
+SMOOTH, STEP, GAP = 0.05, 1.0, RATE // 200
+# While AEC3 learns the room (the first 1-2 s of Penny's voice, measured) it lets residual bursts through,
+# 15 dB down or less, in 60-130 ms runs that Silero calls speech: the canceller counts as working once
+# every WINDOW_S of playback for CONVERGE_S in a row had the echo down by CONVERGED_DB. Until then the
+# speaker keeps the barge-in guard (SpeakerSink.echo_cancelled).
+CONVERGED_DB, WINDOW_S, CONVERGE_S, FAR_ACTIVE_DBFS = 15.0, 0.25, 2.0, -50.0
+# A 10 ms frame AEC3 turned down by GATE_DB or more is Penny's voice alone (the user's voice keeps a frame
+# within a few dB): GATE_GAIN more off, so its residual reaches neither Silero nor the wake word. Its cost:
+# over a loud reply the user's first syllable can be muted too (a later barge-in; see the README).
+GATE_DB, GATE_GAIN = -20.0, 10 ** (-30 / 20)
+
+
+def available() -> bool:
+    try:
+        import pywebrtc_audio  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def for_speaker(audio_cfg: AudioConfig) -> EchoCanceller | None:
+    """The canceller `penny listen` shares between its speaker and microphone; None when off or not installed."""
+    if not audio_cfg.echo_cancellation:
+        return None
+    if not available():
+        log.warning("audio.echo_cancellation is on but pywebrtc-audio is not installed: Penny may hear "
+                    "itself (barge-in then needs a confident voice). pip install pywebrtc-audio")
+        return None
+    return EchoCanceller()
+
+
+class TimedResampler:
+    """Device rate -> 16 kHz, keeping each output block's time: soxr's output is aligned with its input
+    (it holds samples back rather than shifting them), so output sample m is input time m / 16000."""
+
+    def __init__(self, in_rate: int, quality: str = QUALITY):
+        import soxr
+
+        self.in_rate = int(in_rate)
+        self._rs = soxr.ResampleStream(self.in_rate, RATE, 1, dtype="float32", quality=quality) \
+            if self.in_rate != RATE else None
+        self._in = 0
+        self._out = 0
+
+    def process(self, block: np.ndarray, t: float) -> tuple[np.ndarray, float]:
+        """`block` (float32) whose first sample is at time `t` -> (16 kHz samples, time of their first)."""
+        t_out = t + (self._out * self.in_rate / RATE - self._in) / self.in_rate
+        block = np.asarray(block, np.float32)
+        out = block if self._rs is None else self._rs.resample_chunk(block)
+        self._in += len(block)
+        self._out += len(out)
+        return out, t_out
+
+
+class EchoCanceller:
+    """AEC3 + noise suppression on 16 kHz mono; `render` from the speaker's thread, `capture` from the mic's."""
+
+    def __init__(self, *, noise_suppression: bool = True, auto_gain_control: bool = False,
+                 ring_s: float = 2.0, lead_ms: int = LEAD_MS):
+        from pywebrtc_audio import AudioProcessor
+
+        self._ap = AudioProcessor(sample_rate=RATE, echo_cancellation=True, noise_suppression=noise_suppression,
+                                  auto_gain_control=auto_gain_control, stream_delay_ms=lead_ms)
+        self.lead_s = lead_ms / 1000
+        self.delay_samples = DELAY_AEC + (DELAY_NS if noise_suppression else 0)  # cleaned lags the mic by this
+        self.active = True  # False after AEC3 failed: the mic then passes raw audio (and barge-in is guarded)
+        self._lock = threading.Lock()
+        self._ring = np.zeros(int(ring_s * RATE), np.float32)  # played samples, global index mod size
+        self._written = 0
+        self._anchors: deque[tuple[int, float]] = deque(maxlen=512)  # (index of a block's first sample, DAC time)
+        # mic side only (one thread)
+        self._near = np.zeros(0, np.float32)
+        self._near_t = 0.0
+        self._near_hist = np.zeros(self.delay_samples, np.float32)
+        self._pos: int | None = None  # read position in the played stream for the next near sample
+        self._err = 0.0  # smoothed (wanted - actual) read position: clock drift, without timestamp jitter
+        self._echo_in = self._echo_out = 0.0  # energy in and out over playback (the user silent, mostly)
+        self._far_s = 0.0
+        self._streak = 0  # windows in a row with the echo well down
+        self.converged = False  # it has learnt the room: Penny's voice no longer reaches the VAD
+
+    # ---- speaker thread --------------------------------------------------------------------
+    def render(self, samples: np.ndarray, t: float) -> None:
+        """16 kHz samples the speaker plays, the first at (DAC) time `t`."""
+        n = len(samples)
+        if not n:
+            return
+        size = len(self._ring)
+        with self._lock:
+            self._anchors.append((self._written, t))
+            start = self._written % size
+            first = min(n, size - start)
+            self._ring[start:start + first] = samples[:first]
+            self._ring[:n - first] = samples[first:]
+            self._written += n
+
+    def cut(self, t: float) -> None:
+        """Playback stopped at time `t`: whatever was stamped later never reached the speaker."""
+        with self._lock:
+            i = self._index_at(t)
+            if i is not None and i < self._written:
+                start = max(int(np.ceil(i)), self._written - len(self._ring))
+                self._ring[np.arange(start, self._written) % len(self._ring)] = 0.0
+            self._anchors.append((self._written, t))  # nothing plays from t until the next render
+
+    def _index_at(self, t: float) -> float | None:
+        """Index in the played stream of the sample at DAC time `t`; None while nothing was playing."""
+        nxt = self._written
+        for i, t0 in reversed(self._anchors):
+            if t0 <= t:
+                idx = i + (t - t0) * RATE
+                return idx if idx < nxt + GAP else None  # well past this block's end: playback had stopped
+            nxt = i
+        return None
+
+    # ---- mic thread ------------------------------------------------------------------------
+    def capture(self, samples: np.ndarray, t: float) -> np.ndarray:
+        """16 kHz mic samples, the first at (ADC) time `t` -> cleaned samples (whole 10 ms frames only,
+        so up to 10 ms are held back until the next call)."""
+        if len(self._near) == 0:
+            self._near_t = t
+        self._near = np.concatenate([self._near, np.asarray(samples, np.float32)])
+        n = len(self._near) // FRAME * FRAME
+        if not n:
+            return np.zeros(0, np.float32)
+        near, self._near = self._near[:n], self._near[n:]
+        t0, self._near_t = self._near_t, self._near_t + n / RATE
+        if not self.active:
+            return near
+        far = self._reference(t0, n)
+        try:
+            out = self._ap.process(near, far)
+        except Exception as exc:  # a broken AEC must not take the microphone down with it
+            log.warning("echo cancellation failed, off from now on: %s", exc)
+            self.active = False
+            return near
+        cleaned = self._gate(near, out)
+        self._learn(near, far, cleaned)
+        return cleaned
+
+    def _gate(self, near: np.ndarray, out: np.ndarray) -> np.ndarray:
+        aligned = np.concatenate([self._near_hist, near])  # out lags near by the canceller's own delay
+        self._near_hist = aligned[len(aligned) - self.delay_samples:]
+        e_in = np.square(aligned[:len(out)].reshape(-1, FRAME), dtype=np.float64).mean(axis=1)
+        e_out = np.square(out.reshape(-1, FRAME), dtype=np.float64).mean(axis=1)
+        gain = np.where(e_out < e_in * 10 ** (GATE_DB / 10), GATE_GAIN, 1.0)
+        return (out.reshape(-1, FRAME) * gain[:, None]).reshape(-1).astype(np.float32)
+
+    def _learn(self, near: np.ndarray, far: np.ndarray, cleaned: np.ndarray) -> None:
+        """Sticky: once converged, stay so (the user talking over a reply must not make the canceller look
+        untrained again, which would turn the barge-in guard back on just when it matters)."""
+        if self.converged or float(np.mean(np.square(far))) < 10 ** (FAR_ACTIVE_DBFS / 10):
+            return
+        self._echo_in += float(np.sum(np.square(near, dtype=np.float64)))
+        self._echo_out += float(np.sum(np.square(cleaned, dtype=np.float64)))
+        self._far_s += len(near) / RATE
+        if self._far_s >= WINDOW_S:
+            erle = 10 * np.log10((self._echo_in + 1e-12) / (self._echo_out + 1e-12))
+            self._streak = self._streak + 1 if erle >= CONVERGED_DB else 0
+            self.converged = self._streak * WINDOW_S >= CONVERGE_S
+            self._echo_in = self._echo_out = self._far_s = 0.0
+
+    def _reference(self, t: float, n: int) -> np.ndarray:
+        with self._lock:
+            want = self._index_at(t + self.lead_s)
+            if want is None:
+                self._pos = None
+                return np.zeros(n, np.float32)
+            if self._pos is None or abs(want - self._pos) > GAP:
+                self._pos, self._err = int(round(want)), 0.0  # playback (re)started: jump
+            else:
+                self._err += SMOOTH * (want - self._pos - self._err)
+                if abs(self._err) >= STEP:
+                    step = int(round(self._err))
+                    self._pos += step  # whole samples, rarely: AEC3 re-adapts to a small shift at once
+                    self._err -= step
+            pos, self._pos = self._pos, self._pos + n
+            size = len(self._ring)
+            idx = np.arange(pos, pos + n)
+            ok = (idx >= self._written - size) & (idx < self._written) & (idx >= 0)
+            far = np.zeros(n, np.float32)
+            far[ok] = self._ring[idx[ok] % size]
+        return far
