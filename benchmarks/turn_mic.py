@@ -1,7 +1,7 @@
 """The turn-taking benchmark's microphone and speaker: a session fed at real-time pace with the user's audio
 over a -60 dBFS pink noise floor, a speaker that plays in real time, and (echo clips) a room that brings what
-the speaker plays back into the microphone. The room is penny.testing_room's impulse response (a direct path,
-then decaying noise), streamed frame by frame: room_echo() works on whole signals, a live feed cannot."""
+the speaker plays back into the microphone: penny.testing_room.Room (a direct path, then decaying noise),
+streamed frame by frame."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from benchmarks import turn_scoring as scoring
+from penny.testing_room import Room
 from penny.core.events import AudioChunk
 
 SR, FRAME = 16000, 512  # 32 ms frames, as a microphone delivers them
@@ -71,23 +72,6 @@ class RoomSink:
         pass
 
 
-class Room:
-    """What the microphone hears of the speaker: a delay and a decaying room response, overlap-added."""
-
-    def __init__(self, gain_db: float, seed: int):
-        from penny.testing_room import room_ir
-
-        ir = room_ir(ECHO_RT60_S, seed=seed) * 10 ** (gain_db / 20)
-        self.ir = np.concatenate([np.zeros(int(ECHO_DELAY_MS * SR / 1000), np.float32), ir])
-        self.tail = np.zeros(len(self.ir) + FRAME, np.float64)
-
-    def process(self, played: np.ndarray) -> np.ndarray:
-        if played.any():
-            self.tail[:len(played) + len(self.ir) - 1] += np.convolve(played, self.ir)
-        out, self.tail = self.tail[:len(played)].copy(), np.concatenate([self.tail[len(played):], np.zeros(len(played))])
-        return out.astype(np.float32)
-
-
 class Mic:
     """One session fed like a live microphone: the user's audio + the noise floor (+ the room's echo)."""
 
@@ -105,7 +89,8 @@ class Mic:
         self.sink = RoomSink(self, realtime)
         self.session = engines.new_session(session_id, mode="wake_word", sink=self.sink)
         self.noise = pink_noise(SR * 20, seed) * 10 ** (NOISE_DB / 20)
-        self.room = Room(echo_gain_db, seed) if echo_gain_db is not None else None
+        self.room = Room(delay_ms=ECHO_DELAY_MS, rt60_s=ECHO_RT60_S, gain_db=echo_gain_db, seed=seed) \
+            if echo_gain_db is not None else None
         self.events: list[tuple[float, object]] = []  # (perf_counter arrival, event)
         self.wall: list[float] = []  # perf_counter time each fed frame arrived
         self._collector = asyncio.create_task(self._collect())
@@ -130,7 +115,8 @@ class Mic:
             frame = frame + self.noise[k]
             if self.room is not None:
                 played = self.sink.played[self.n:self.n + len(frame)]
-                frame = frame + self.room.process(played)
+                self.room.play(played)
+                frame = frame + self.room.hear(len(played))
                 if self.aec is not None:  # stream time as the clock of both ends (the room's delay is real)
                     ahead = self.n + OUT_BUFFER  # a speaker's callback hands out audio before it sounds
                     if ahead > len(self.sink.played):

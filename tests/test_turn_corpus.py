@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import accuracy_corpus as acc
 from benchmarks import turn_corpus as tc
 from benchmarks import turn_scoring as ts
-from benchmarks.turn_mic import FRAME, SR, Room
+from benchmarks.turn_mic import ECHO_DELAY_MS, ECHO_RT60_S, FRAME, SR
+from penny.testing_room import Room
 from penny.core.events import (
     AudioChunk,
     Interrupted,
@@ -177,10 +178,14 @@ def test_summary_and_markdown_read_per_rule_and_category():
 
 
 def test_the_room_echoes_what_was_played_after_its_delay():
-    room = Room(gain_db=0.0, seed=1)
+    room = Room(delay_ms=ECHO_DELAY_MS, rt60_s=ECHO_RT60_S, gain_db=0.0, seed=1)  # the benchmark's room
     played = np.zeros(FRAME * 4, np.float32)
     played[0] = 1.0
-    out = np.concatenate([room.process(played[i:i + FRAME]) for i in range(0, len(played), FRAME)])
+
+    def frame(block):
+        room.play(block)
+        return room.hear(len(block))
+    out = np.concatenate([frame(played[i:i + FRAME]) for i in range(0, len(played), FRAME)])
     first = int(np.flatnonzero(np.abs(out) > 1e-3)[0])
     assert first == pytest.approx(int(0.020 * SR) + int(0.0015 * SR), abs=2)  # ECHO_DELAY_MS + the direct path
     assert np.sum(out.astype(np.float64) ** 2) == pytest.approx(1.0, rel=0.05)  # unit energy: gain 0 dB

@@ -25,7 +25,7 @@ from penny.core.output import Playback, TurnOutput
 from penny.core.pcm import RATE as SR
 from penny.core.turn import SequentialTurn, TurnContext, TurnRunner
 from penny.core.turn_end import TurnEnd
-from penny.core.turns import Turns
+from penny.core.turns import Speculation, Turns
 from penny.core.wake_gate import WakeGate
 
 log = logging.getLogger(__name__)
@@ -87,9 +87,7 @@ class VoiceSession:
                 self.endpointer.hold(verdict.hold_ms)
             elif verdict.commit is not None:
                 self._answered_t = spec.silence_t
-                spec.turn.trace.end_p = self.turn_end.p_done
-                self.turn_end.resume()
-                self.gate = await self.turns.commit(spec, verdict.commit)
+                await self._end_turn(spec, verdict.commit)
 
     async def end_of_input(self) -> None:
         for ev in self.endpointer.flush():
@@ -139,16 +137,19 @@ class VoiceSession:
                 return self.turns.drop_speculation()  # probably Penny hearing itself
             if self.speaking:
                 await self.interrupt()
-            spec, held = self.turns.spec, self.turn_end.held
-            p_done = self.turn_end.p_done
-            self.turn_end.resume()
+            spec = self.turns.spec
             if spec is not None and spec.silence_t >= ev.t - 0.05:  # nobody spoke after the pause began
-                spec.turn.trace.end_p = p_done
-                self.gate = await self.turns.commit(spec, "max_pause" if held else "silence")
-                return
+                return await self._end_turn(spec, "max_pause" if self.turn_end.held else "silence")
+            self.turn_end.resume()
             self.turns.drop_speculation()
             if self.gate.admits(ev.start_t, ev.t):  # a closed gate (acoustic wake) drops it here: no STT
                 self.turns.start(ev.audio, (ev.start_t, ev.t), self._wall(ev.t), self.gate, addressed=False)
+
+    async def _end_turn(self, spec: Speculation, rule: str) -> None:
+        """The pause was the end of the turn: its held output goes out, with what the turn model made of it."""
+        spec.turn.trace.end_p = self.turn_end.p_done
+        self.turn_end.resume()
+        self.gate = await self.turns.commit(spec, rule)
 
     def _hears_itself(self) -> bool:
         """A speaker with no echo cancellation: Penny may hear its own voice."""
@@ -156,7 +157,7 @@ class VoiceSession:
         return sink is not None and not sink.echo_cancelled and self.cfg.wake.require_during_playback
 
     def _barge_in_allowed(self) -> bool:
-        # Where Penny may hear itself, only a confident voice (or the wake word) interrupts.
+        # Where Penny may hear itself, only a confident voice interrupts (a wake word over a reply is ignored).
         return not self._hears_itself() or self.endpointer.last_probability >= self.cfg.vad.barge_in_threshold
 
     def _wall(self, stream_t: float) -> float:
