@@ -51,6 +51,7 @@ class AskRecord:
     vad_end_offset_ms: float | None = None  # Penny's end-of-speech estimate minus the true end
     stt_ms: float | None = None
     heard_right: bool | None = None  # the first transcript means what was said (same request, or near words)
+    paths: dict = field(default_factory=dict)  # the same speech through Whisper's fast and full paths
     why: str = ""
     error: str | None = None
 
@@ -175,6 +176,24 @@ async def _answer_questions(bench: Bench, listener: Listener, clip: corpus.Clip,
             return
 
 
+def both_paths(bench: Bench, clip: corpus.Clip) -> dict:
+    """The clip's speech (what the VAD would cut, give or take) through Penny's short-window decoder and
+    through faster-whisper's full 30 s window, same model, beam and prompt: {path: [text, ms]}."""
+    stt = bench.engines.stt
+    lo, hi = max(0, int((clip.speech_start_s - 0.2) * 16000)), int((clip.speech_end_s + 0.3) * 16000)
+    audio = AudioChunk(clip.audio[lo:hi], 16000)
+    prompt = bench.engines.assistant.stt_prompt(bench.engines.cfg.stt.initial_prompt)
+    out, window = {}, stt.short_window_s
+    try:
+        for path, short_s in (("fast", window), ("full", 0.0)):
+            stt.short_window_s = short_s
+            t = stt.transcribe_sync(audio, prompt)
+            out[path] = [t.text, round(t.processing_s * 1000, 1)]
+    finally:
+        stt.short_window_s = window
+    return out
+
+
 def request_words(text: str) -> str:
     """Normalised words of a transcript without the wake phrase (not part of the request)."""
     return re.sub(r"^(?:hey|hi|okay|a) penny ", "", corpus.normalise(text)) or "<nothing>"
@@ -200,6 +219,8 @@ async def run(quick: bool = False, cfg=None, conditions: tuple[str, ...] = corpu
         try:
             for n, clip in enumerate(clips, 1):
                 rec = await run_clip(bench, clip)
+                if clip.ask.task != "ignore":
+                    rec.paths = await asyncio.to_thread(both_paths, bench, clip)
                 records.append(asdict(rec))
                 if progress:
                     progress(n, len(clips), rec)

@@ -54,6 +54,23 @@ def _wer(recs: list[dict]) -> float | None:
     return round(float(jiwer.wer([p[0] for p in pairs], [p[1] for p in pairs])), 4)
 
 
+def stt_paths(recs: list[dict]) -> dict:
+    """WER and time of the fast (short-window) and full (30 s window) decoders on the same speech."""
+    import jiwer
+
+    from benchmarks.accuracy import request_words
+
+    out = {}
+    for path in ("fast", "full"):
+        got = [(request_words(r["reference"]), request_words(r["paths"][path][0]), r["paths"][path][1])
+               for r in recs if r.get("paths", {}).get(path)]
+        if got:
+            ms = [g[2] for g in got]
+            out[path] = {"n": len(got), "wer": round(float(jiwer.wer([g[0] for g in got], [g[1] for g in got])), 4),
+                         "ms_median": _pct(ms, 0.5), "ms_p90": _pct(ms, 0.9)}
+    return out
+
+
 def tradeoff(recs: list[dict]) -> list[dict]:
     """For each `sure` threshold: of the addressed turns, how many would be acted on and heard right
     (fulfilled), acted on though misheard (wrong), or asked about (asked). From each first turn's
@@ -97,6 +114,7 @@ def summarize(records: list[dict]) -> dict:
                               "open": _latency([r for r in opens if r["outcome"] == "fulfilled"])},
         "stt_ms": {"median": _pct([r["stt_ms"] for r in records if r.get("stt_ms")], 0.5),
                    "p90": _pct([r["stt_ms"] for r in records if r.get("stt_ms")], 0.9)},
+        "stt_paths": stt_paths(records),
         "tradeoff": tradeoff(records),
         "errors": [f"{r['id']} {r['condition']}: {r['error']}" for r in records if r.get("error")],
     }
@@ -128,7 +146,9 @@ def tables(s: dict) -> list:
             ("WER (all / per condition)", " / ".join(f"{k} {v}" for k, v in s["wer"].items())),
             ("voice→first audio, true end (skills)", str(s["voice_to_audio_ms"]["skills"])),
             ("voice→first audio, true end (open)", str(s["voice_to_audio_ms"]["open"])),
-            ("STT ms median / p90", f"{s['stt_ms']['median']} / {s['stt_ms']['p90']}")]
+            ("STT ms median / p90", f"{s['stt_ms']['median']} / {s['stt_ms']['p90']}"),
+            *[(f"{p} path: WER, ms median / p90", f"{v['wer']}, {v['ms_median']} / {v['ms_p90']}")
+              for p, v in s.get("stt_paths", {}).items()]]
     for r in rows:
         head.add_row(*r)
     detail = Table(title="By task and by condition")
@@ -197,6 +217,8 @@ def readme_section(s: dict, machine: dict, png: str, json_path: str, clips: int,
         f"| voice→first audio from the true end of speech, skills (median, p90 ms) | "
         f"{s['voice_to_audio_ms']['skills']['median']}, {s['voice_to_audio_ms']['skills']['p90']} |",
         f"| STT time (median, p90 ms) | {s['stt_ms']['median']}, {s['stt_ms']['p90']} |",
+        *[f"| the same speech through Whisper's {'short-window' if p == 'fast' else 'full 30 s'} path: WER; ms "
+          f"(median, p90) | {v['wer']}; {v['ms_median']}, {v['ms_p90']} |" for p, v in s.get("stt_paths", {}).items()],
         "",
         "| condition | " + " | ".join(s["by_condition"]) + " |",
         "|---|" + "---:|" * len(s["by_condition"]),

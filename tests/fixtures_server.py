@@ -56,6 +56,9 @@ class FakeSTT:
         await asyncio.sleep(0.01)
         return Transcript(FAKE_HEARD, audio_s=audio.duration_s, processing_s=0.01)
 
+    async def score(self, audio: AudioChunk, texts: list[str], *, prefix: str = "") -> None:
+        return None  # can't say: Penny keeps what it heard
+
 
 class FakeTTS:
     name = "fake-tts"

@@ -182,6 +182,8 @@ def test_parse_duration_rejects(text):
     ("tonight at 8", "2026-11-25T20:00:00+01:00", True),
     ("at 17:30", "2026-11-25T17:30:00+01:00", True),
     ("at 830 tonight", "2026-11-25T20:30:00+01:00", True),  # Whisper's "eight thirty tonight"
+    ("at 7.15 pm", "2026-11-25T19:15:00+01:00", True),  # British English writes a dot
+    ("tomorrow at 9.45", "2026-11-26T09:45:00+01:00", True),
     ("2026-12-24", "2026-12-24T00:00:00+01:00", False),
 ])
 def test_parse_when(text, iso, has_time):

@@ -253,3 +253,76 @@ async def test_a_yes_heard_as_yet_still_confirms(penny):
     await turn(a, "Set a timer for fifteen minutes.", MEDIUM)
     reply, _ = await turn(a, "Yet.", LOW)
     assert reply.startswith("Okay") and [t["duration_s"] for t in timers(registry)] == [900]
+
+
+# ---------------------------------------------------------------- the phrase book (scored on audio in test_understanding_audio)
+
+def test_written_form_matches_how_whisper_writes():
+    from penny.core.understanding import written
+    assert written("whats the date today") == "What's the date today?"
+    assert written("cancel the timer") == "Cancel the timer."
+    assert written("how late is it") == "How late is it?"
+    assert written("") == ""
+
+
+@pytest.mark.parametrize("text, prefix, rest", [
+    ("Hey Penny. What's the gate to me?", "Hey Penny.", "What's the gate to me?"),
+    ("hey, penny, what time is it", "hey, penny,", "what time is it"),
+    ("Penny, stop.", "Penny,", "stop."),
+    ("What time is it?", "", "What time is it?"),
+    ("Hey Jenny, what time is it?", "", "Hey Jenny, what time is it?"),
+    ("Pennyworth is a butler", "", "Pennyworth is a butler"),
+])
+def test_split_name(text, prefix, rest):
+    from penny.core.understanding import split_name
+    assert split_name(text, "Penny") == (prefix, rest)
+
+
+def test_closest_takes_a_sentence_only_within_the_margin():
+    from penny.core.understanding import closest
+    assert closest([-0.6, -1.1, -0.9], 0.55) == 2  # the better of the two, 0.3 below Whisper's own reading
+    assert closest([-0.6, -1.3, -1.2], 0.55) is None
+    assert closest([-1.9, -0.7], 0.55) == 1  # fits better than what Whisper wrote
+    assert closest([-0.6], 0.55) is None
+
+
+@pytest.mark.parametrize("heard, meant", [
+    ("What's the gate to me?", "whats the date today"),
+    ("How late to hit.", "how late is it"),
+    ("How long until the time goes off?", "how long until the timer goes off"),
+    ("How much lunder on the timer.", "how much longer on the timer"),
+])
+async def test_phrase_book_offers_the_request_spelled_most_alike(penny, heard, meant):
+    registry = penny[2]
+    near = await registry.near_requests(heard)
+    assert meant in near, near
+    assert all(registry.route(s) is not None for s in near)
+
+
+@pytest.mark.parametrize("text", ["What is the capital of France?", "What do these make?",
+                                  "Who wrote Romeo and Juliet?"])
+async def test_phrase_book_offers_nothing_for_most_open_questions(penny, text):
+    assert await penny[2].near_requests(text) == []
+
+
+def test_phrase_book_has_no_free_text_holes(penny):
+    book = penny[2].phrases.sentences
+    assert len(book) > 10_000 and "whats the date today" in book and "set a timer for 5 minutes" in book
+    assert not any("_" in s or "  " in s for s in book)
+    assert "make a note that" not in book or penny[2].route("make a note that") is None  # never offered unparsed
+
+
+@pytest.mark.parametrize("heard, meant", [
+    ("Make a note at the mic lock is in the garage.", "make a note that the mic lock is in the garage"),
+    ("Can you note down that I owe my $20?", "jot down that i owe my $20"),
+])
+async def test_a_request_with_free_text_is_offered_with_its_own_words(penny, heard, meant):
+    assert meant in await penny[2].near_requests(heard)
+
+
+async def test_did_you_say_leaves_out_the_wake_phrase(penny):
+    a, _, registry = penny
+    reply, _ = await turn(a, "Hey Penny, set a timer for fifteen minutes.", MEDIUM)
+    assert reply == "Did you say: set a timer for fifteen minutes?"
+    reply, _ = await turn(a, "Yes.")
+    assert reply.startswith("Okay") and [t["duration_s"] for t in timers(registry)] == [900]

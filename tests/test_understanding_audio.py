@@ -2,6 +2,7 @@
 that asks instead of acting. Real faster-whisper (tiny.en), espeak/Piper speech with seeded pink noise."""
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -126,6 +127,9 @@ class PromptSpy:
         self.prompts.append(initial_prompt)
         return await self.stt.transcribe(audio, initial_prompt=initial_prompt)
 
+    async def score(self, audio, texts, *, prefix=""):
+        return await self.stt.score(audio, texts, prefix=prefix)
+
 
 # Open questions at 0 / -5 dB that tiny.en mishears with low or medium confidence (measured here).
 NOISY_QUESTIONS = [("What is the capital of France?", "rp", "snr0"), ("What is the capital of France?", "nyc", "snr0"),
@@ -175,3 +179,55 @@ async def test_noisy_open_question_never_acts_on_a_skill(stt, espeak_say, tmp_pa
     await engines.aclose()
     assert [t.trace.intent for t in turns if t.trace.heard.get("action") == "act"] in ([], [None]), \
         [(t.reply, t.trace.heard) for t in turns]
+
+
+# ---------------------------------------------------------------- the phrase book, scored by Whisper on the audio
+
+def heard_wrong(text: str, avg_logprob: float = -0.9) -> Transcript:
+    return Transcript(text=text, avg_logprob=avg_logprob, no_speech_prob=0.01, compression_ratio=1.1)
+
+
+@pytest.mark.parametrize("said, heard, intent", [
+    ("Hey Penny, what's the date today?", "Hey Penny. What's the gate to me?", ("clock", "date")),
+    ("How late is it?", "How late to hit.", ("clock", "time")),
+    ("Hey Penny, how much longer on the timer?", "Hey Penny, how much lunder on the timer.", ("timers", "time_left")),
+])
+async def test_a_misheard_request_is_found_in_the_phrase_book_and_confirmed(stt, assistant, piper_say, said, heard,
+                                                                           intent):
+    clip = AudioChunk(concat_with_silence([piper_say(said)], lead_s=0.3, tail_s=0.3), 16000)
+    t = heard_wrong(heard)
+    r = await assistant.best_reading(t, clip, stt)
+    prefix = heard.split(".")[0] + "." if heard.startswith("Hey Penny.") else heard.split(",")[0] + "," \
+        if heard.startswith("Hey Penny,") else ""
+    assert r.text != t.text and r.text.startswith(prefix), r.text
+    command = r.text[len(prefix):]
+    match = assistant.plugins.route(command)
+    assert match is not None and (match.plugin, match.intent) == intent, r.text
+    u = assistant.understand("s", command, r, rescored=True)
+    # Acted on only when Whisper's own score of the new words is sure; otherwise asked about.
+    assert u.rescored and (u.action == "confirm" or u.confidence >= assistant.cfg.understanding.sure), u
+    assert u.confidence == pytest.approx(math.exp(r.avg_logprob)) and r.avg_logprob >= t.avg_logprob - assistant.cfg.understanding.phrase_margin
+
+
+@pytest.mark.parametrize("said", ["What is the capital of France?", "Tell me a joke.", "How far away is the moon?",
+                                  "What's the weather like on Mars?", "What is a timer?", "Set the table, please."])
+async def test_an_open_question_keeps_its_words(stt, assistant, piper_say, said):
+    clip = AudioChunk(concat_with_silence([piper_say(said)], lead_s=0.3, tail_s=0.3), 16000)
+    t = await stt.transcribe(clip, initial_prompt=assistant.stt_prompt(None))
+    assert (await assistant.best_reading(t, clip, stt)).text == t.text
+
+
+async def test_scores_rank_the_spoken_sentence_first(stt, piper_say):
+    clip = AudioChunk(concat_with_silence([piper_say("Cancel the timer.")], lead_s=0.3, tail_s=0.3), 16000)
+    scores = await stt.score(clip, ["Cancel the timer.", "Can sell the timer.", "What's the weather like today?"])
+    assert scores[0] > scores[1] > scores[2] and all(s <= 0 for s in scores), scores
+    assert await stt.score(AudioChunk(clip.samples[:100], 16000), ["Cancel the timer."]) is None  # too short to say
+
+
+async def test_phrase_book_rescoring_can_be_turned_off(stt, assistant, piper_say):
+    clip = AudioChunk(concat_with_silence([piper_say("What's the date today?")], lead_s=0.3, tail_s=0.3), 16000)
+    t = heard_wrong("What's the gate to me?")
+    assert (await assistant.best_reading(t, clip, stt, addressed=False)) is t  # not for Penny: not worth scoring
+    assert (await assistant.best_reading(t, clip, stt)).text == "What's the date today?"
+    assistant.cfg.understanding.phrase_book = False
+    assert (await assistant.best_reading(t, clip, stt)) is t

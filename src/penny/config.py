@@ -107,6 +107,10 @@ class UnderstandingConfig(Section):
     # Words that parse as nothing but come close to a skill's example request ("what day of a week is it")
     # get "Did you say: <the example>?" instead of going to the LLM as an open question.
     suggest: bool = True
+    # Words that parse as nothing: the phrase book's nearest requests are scored by Whisper against the
+    # audio, and one within this (mean log-prob per token) of Whisper's own reading is asked about.
+    phrase_book: bool = True
+    phrase_margin: float = Field(1.0, ge=0.0, le=5.0)
 
 
 class TTSCacheConfig(Section):

@@ -57,7 +57,7 @@ class Engines:
         if warm:
             # The LLM server starts (a child process) while Whisper and Piper load in threads.
             await asyncio.gather(engines._warm_llm(), asyncio.to_thread(engines.stt.warmup), engines._warm_tts(),
-                                 asyncio.to_thread(engines._load_turn_end))
+                                 asyncio.to_thread(engines._load_turn_end), asyncio.to_thread(plugins.phrases.build))
         await plugins.start()
         engines.startup_s = time.perf_counter() - t0
         log.info("Penny ready in %.1fs (llm %s, stt %s, tts %s)", engines.startup_s, engines.llm.name,

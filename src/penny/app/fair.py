@@ -154,8 +154,18 @@ class _Proxy:
 
 class FairSTT(_Proxy):
     async def transcribe(self, audio, *args, **kwargs):
+        return await self._first(lambda: self.inner.transcribe(audio, *args, **kwargs))
+
+    async def score(self, audio, *args, **kwargs):
+        return await self._first(lambda: self.inner.score(audio, *args, **kwargs))
+
+    async def _first(self, call):
         await self.gate.acquire(FIRST)  # every transcription is on the way to a first answer
-        work = asyncio.ensure_future(self.inner.transcribe(audio, *args, **kwargs))
+        try:
+            work = asyncio.ensure_future(call())
+        except BaseException:
+            self.gate.release()
+            raise
         work.add_done_callback(lambda _: self.gate.release())  # when the thread is really done
         return await asyncio.shield(work)
 

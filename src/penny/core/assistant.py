@@ -15,14 +15,17 @@ from typing import TYPE_CHECKING, AsyncIterator
 from penny import languages
 from penny.config import PennyConfig
 from penny.core.claims import Ledger, guarded
-from penny.core.contracts import LLM
-from penny.core.events import BackendSwitched, LLMServed, ReplyDelta, ReplyDone, TextDelta, Transcript, TurnTrace
-from penny.core.understanding import CERTAIN, Understanding, choose, confidence, did_you_say, judge
+from penny.core.contracts import LLM, STT
+from penny.core.events import (AudioChunk, BackendSwitched, LLMServed, ReplyDelta, ReplyDone, TextDelta, Transcript,
+                               TurnTrace)
+from penny.core.understanding import (CERTAIN, Understanding, choose, closest, confidence, did_you_say, judge,
+                                      split_name, written)
 from penny.errors import LLMUnavailable, PennyError
 from penny.memory.store import MemoryStore, Turn
 from penny.intents.conversation import start_over, yes_or_no
 from penny.intents.answers import phrase
 from penny.intents.custom import ASK_LLM
+from penny.intents.text import normalize
 
 if TYPE_CHECKING:
     from penny.plugins.registry import PluginRegistry
@@ -93,6 +96,38 @@ class Assistant:
         """Prefer a beam hypothesis that parses as a request when Whisper's best does not."""
         text, lp, rescored = choose(transcript, self._parses, self.cfg.understanding.rescore_margin)
         return replace(transcript, text=text, avg_logprob=lp) if rescored else transcript
+
+    async def best_reading(self, transcript: Transcript, audio: AudioChunk, stt: STT,
+                           addressed: bool = True, trace: TurnTrace | None = None) -> Transcript:
+        """The reading to act on: Whisper's best, a beam hypothesis that parses (rescore), or the phrase
+        book's request Whisper itself scores about as well against the audio (understanding.closest).
+        Speech not `addressed` to Penny that doesn't start with its name is not worth scoring."""
+        chosen = self.rescore(transcript)
+        u = self.cfg.understanding
+        if chosen is not transcript or not u.enabled or not u.phrase_book or self.plugins is None \
+                or transcript.avg_logprob is None or languages.base(self.language) != "en":
+            return chosen
+        prefix, command = split_name(transcript.text, self.cfg.assistant.name)
+        if not command or (not addressed and not prefix) or self._parses(command):
+            return transcript
+        near = await self.plugins.near_requests(command)
+        if not near:
+            return transcript
+        texts = [written(normalize(command))] + [written(s) for s in near]
+        try:
+            scores = await stt.score(audio, texts, prefix=prefix)
+        except PennyError as exc:
+            log.warning("scoring readings failed: %s", exc)
+            return transcript
+        i = closest(scores, u.phrase_margin) if scores else None
+        if scores:
+            scored = [[t, round(s - scores[0], 2)] for t, s in zip(texts[1:], scores[1:])]
+            log.info("heard %r; phrase book %s -> %s", command, scored, texts[i] if i else "kept")
+            if trace is not None:
+                trace.heard["phrase_book"] = scored
+        if i is None:
+            return transcript
+        return replace(transcript, text=f"{prefix} {texts[i]}".strip(), avg_logprob=round(scores[i], 4))
 
     def understand(self, session_id: str, command: str, transcript: Transcript,
                    rescored: bool = False) -> Understanding:
@@ -176,7 +211,7 @@ class Assistant:
     async def _answer(self, session_id: str, text: str, trace: TurnTrace, commit: asyncio.Event | None,
                       heard: Understanding) -> AsyncIterator[str | BackendSwitched]:
         if heard is not CERTAIN:
-            trace.heard = heard.to_trace()
+            trace.heard = {**trace.heard, **heard.to_trace()}  # best_reading may have noted the phrase book
         if commit is not None and (heard.action == "confirm" or self._has_side_effects(session_id, text)):
             await commit.wait()
         asked = self._pending_clarification(session_id)
@@ -195,7 +230,8 @@ class Assistant:
         if heard.action == "confirm":  # heard.text: the words heard, or the request they most likely meant
             self._clarify[session_id] = (heard.text or text, time.monotonic())
             trace.intent = "clarify"
-            yield did_you_say(heard.text or text, phrase("did_you_say", self.language, "Did you say: {words}?"))
+            words = split_name(heard.text or text, self.cfg.assistant.name)[1] or heard.text or text  # not "Hey Penny"
+            yield did_you_say(words, phrase("did_you_say", self.language, "Did you say: {words}?"))
             return
         if start_over(text, self.language):
             self.memory.forget(session_id)

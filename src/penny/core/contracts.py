@@ -31,6 +31,11 @@ class STT(Protocol):
 
     async def transcribe(self, audio: AudioChunk, *, initial_prompt: str | None = None) -> Transcript: ...
 
+    async def score(self, audio: AudioChunk, texts: list[str], *, prefix: str = "") -> list[float] | None:
+        """How well each text fits the audio (mean log-probability per token, forced after `prefix`):
+        for choosing between readings of a short utterance. None: this engine can't say."""
+        ...
+
     def warmup(self) -> None:
         """Load the model (blocking: called in a thread at start-up)."""
         ...

@@ -71,7 +71,7 @@ class TurnRunner:
         await self.out.stage("stt", "end")
         self.trace.backends["stt"] = engines.stt.name
         heard_text = transcript.text.strip()
-        transcript = assistant.rescore(transcript)
+        transcript = await assistant.best_reading(transcript, audio, engines.stt, addressed, self.trace)
         await self.out.emit(transcript)
         text = transcript.text.strip()
         if not text:

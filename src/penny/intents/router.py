@@ -65,6 +65,10 @@ class IntentRouter:
     def owners(self) -> list[tuple[str, Intent]]:
         return list(self._by_sentences.values())
 
+    def owned(self) -> set[str]:
+        """The hassil intents some skill handles."""
+        return set(self._by_sentences)
+
     def missing(self) -> list[str]:
         """Skills' intents with no sentences in this language (such requests go to the LLM)."""
         have = self.library.intents.intents

@@ -26,6 +26,9 @@ def clean(text: str) -> str:
     t = re.sub(r"(?<=\d)(am|pm|hours?|hrs?|minutes?|mins?|seconds?|secs?|h|m|s)\b", r" \1", t)
     # Whisper writes "at 12:30" as "at 1230": a clock time, not a year.
     t = re.sub(r"\b(at|by|around) ([01]?\d|2[0-3])([0-5]\d)\b", r"\1 \2:\3", t)
+    # ... and British English "at 7.15" / "7.15 pm" (a dot between hours and minutes; "1.5 hours" stays).
+    t = re.sub(r"\b(at|by|around) ([01]?\d|2[0-3])\.([0-5]\d)\b", r"\1 \2:\3", t)
+    t = re.sub(r"\b([01]?\d|2[0-3])\.([0-5]\d) (am|pm)\b", r"\1:\2 \3", t)
     return words_to_numbers(" ".join(t.split()))
 
 

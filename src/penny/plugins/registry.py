@@ -23,6 +23,7 @@ from penny.plugins.base import Clock, IntentMatch, Plugin, SkillResult, Tool, \
     current_session
 from penny.intents.answers import TOOL_INTENTS, localize, phrase
 from penny.intents.conversation import yes_or_no
+from penny.intents.phrases import PhraseBook
 from penny.intents.router import IntentRouter
 from penny.intents.text import normalize
 
@@ -53,6 +54,7 @@ class PluginRegistry:
         self._queues: set[asyncio.Queue] = set()
         self.on_alert: Callable[[Alert], Awaitable[None]] | None = None
         self._start_task: asyncio.Task | None = None
+        self.phrases = PhraseBook(self.router.library, self.router.owned(), english=language.split("-")[0] == "en")
 
     def now(self) -> datetime:
         return self.clock.now().astimezone(self.tz)
@@ -121,6 +123,12 @@ class PluginRegistry:
                 if s > score or (s == score and best is None):  # ties: the earlier, more common example
                     best, score = example, s
         return best
+
+    async def near_requests(self, text: str, limit: int = 4) -> list[str]:
+        """Requests of the phrase book spelled most like `text` that parse now, closest first. The search
+        (10-20 ms) runs in a thread: the event loop keeps serving audio and barge-in."""
+        near = await asyncio.to_thread(self.phrases.near, text, limit + 2)
+        return [s for s in near if self.route(s) is not None][:limit]
 
     def vocabulary(self) -> list[str]:
         words: list[str] = []

@@ -41,8 +41,9 @@ async def transcribe(engines, audio: np.ndarray, request: Transcribe | None, wri
         log.info("wyoming asr: asked for language %r; this Penny recognises %r", request.language,
                  engines.cfg.stt.language)
     prompt = prompt_with_names(assistant.stt_prompt(engines.cfg.stt.initial_prompt), request)
-    result = await engines.stt.transcribe(AudioChunk(audio, RATE), initial_prompt=prompt)
-    result = assistant.rescore(result)  # a beam reading that parses beats a best that does not
+    chunk = AudioChunk(audio, RATE)
+    result = await assistant.best_reading(await engines.stt.transcribe(chunk, initial_prompt=prompt), chunk,
+                                          engines.stt)  # a reading that parses beats a best that does not
     text = result.text.strip()
     language = result.language or engines.cfg.stt.language
     context = request.context if request is not None else None

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from penny.adapters.stt.short_window import transcribe_short, trustworthy
+from penny.adapters.stt.short_window import score_texts, transcribe_short, trustworthy
 from penny.core.events import AudioChunk, Hypothesis, Segment, Transcript
 from penny.core.pcm import RATE, to_16k_mono
 from penny.errors import STTFailed
@@ -85,12 +85,24 @@ class FasterWhisperSTT:
     async def transcribe(self, audio: AudioChunk, initial_prompt: str | None = None) -> Transcript:
         return await asyncio.to_thread(self.transcribe_sync, audio, initial_prompt)
 
+    async def score(self, audio: AudioChunk, texts: list[str], *, prefix: str = "") -> list[float] | None:
+        return await asyncio.to_thread(self.score_sync, audio, texts, prefix)
+
+    def score_sync(self, audio: AudioChunk, texts: list[str], prefix: str = "") -> list[float] | None:
+        """Each text's fit to a short utterance (see short_window.score_texts); None past the short window."""
+        samples = _samples(audio)
+        if not texts or not self.language or not MIN_AUDIO_S <= len(samples) / RATE <= self.short_window_s:
+            return None
+        model = self._load()
+        try:
+            with self._run_lock:
+                return score_texts(model, samples, self.language, prefix, texts)
+        except Exception as exc:
+            raise STTFailed(f"Whisper could not score {len(texts)} readings: {exc}") from exc
+
     def transcribe_sync(self, audio: AudioChunk, initial_prompt: str | None = None) -> Transcript:
         t0 = time.perf_counter()
-        if audio.sample_rate != RATE:
-            samples = to_16k_mono(audio.samples, audio.sample_rate)
-        else:
-            samples = audio.as_float32()
+        samples = _samples(audio)
         audio_s = len(samples) / RATE
         rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
         if audio_s < MIN_AUDIO_S or rms < SILENCE_RMS:
@@ -143,6 +155,10 @@ class FasterWhisperSTT:
                 log.debug("dropping likely hallucination %r (rms %.4f)", joined, rms)
                 return []
         return kept
+
+
+def _samples(audio: AudioChunk) -> np.ndarray:
+    return to_16k_mono(audio.samples, audio.sample_rate) if audio.sample_rate != RATE else audio.as_float32()
 
 
 def max_new_tokens(audio_s: float) -> int:

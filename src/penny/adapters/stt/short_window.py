@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
+import ctranslate2
 import numpy as np
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
@@ -51,11 +52,7 @@ def transcribe_short(model, samples: np.ndarray, language: str | None, initial_p
     window makes Whisper repeat the sentence until max_length.
     """
     audio_s = len(samples) / RATE
-    features = model.feature_extractor(samples)
-    frames = features.shape[-1] - 1
-    window = min(model.feature_extractor.nb_max_frames,
-                 int(math.ceil((frames + pad_s * FRAMES_PER_S) / FRAMES_PER_S) * FRAMES_PER_S))
-    encoder_output = model.encode(pad_or_trim(features[:, :frames], window))
+    encoder_output, _ = _encode(model, samples, pad_s)
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                           language=language or "en")
     previous = tokenizer.encode(" " + initial_prompt.strip()) if initial_prompt else []
@@ -86,6 +83,33 @@ def transcribe_short(model, samples: np.ndarray, language: str | None, initial_p
         if alt_ended and text:
             alternatives.append((text, avg_logprob))
     return ShortResult(best, alternatives, cut_off=not ended)
+
+
+def _encode(model, samples: np.ndarray, pad_s: float):
+    """The encoder's output for a window sized to the utterance, and the utterance's frame count."""
+    features = model.feature_extractor(samples)
+    frames = features.shape[-1] - 1
+    window = min(model.feature_extractor.nb_max_frames,
+                 int(math.ceil((frames + pad_s * FRAMES_PER_S) / FRAMES_PER_S) * FRAMES_PER_S))
+    return model.encode(pad_or_trim(features[:, :frames], window)), frames
+
+
+def score_texts(model, samples: np.ndarray, language: str | None, prefix: str, texts: list[str],
+                pad_s: float = 3.0) -> list[float]:
+    """How well each of `texts` fits the audio: Whisper's mean log-probability per token of the text,
+    forced (teacher-forced through CTranslate2's aligner), after `prefix` ("Hey Penny,"). One encoder
+    pass and one batched decoder pass: ~40 ms for six short sentences on tiny.en here."""
+    encoder_output, frames = _encode(model, samples, pad_s)
+    tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                          language=language or "en")
+    start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    if prefix.strip():
+        start += tokenizer.encode(" " + prefix.strip())
+    tokens = [tokenizer.encode(" " + t.strip()) for t in texts]
+    batch = ctranslate2.StorageView.from_array(np.repeat(np.asarray(encoder_output), len(texts), axis=0))
+    results = model.model.align(batch, start, tokens, [frames] * len(texts))
+    return [float(np.mean(np.log(np.maximum(r.text_token_probs, 1e-9)))) if r.text_token_probs else -99.0
+            for r in results]
 
 
 def trustworthy(result: ShortResult) -> bool:
