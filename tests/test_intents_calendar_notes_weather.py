@@ -256,6 +256,7 @@ async def test_note_questions_and_forget_need_a_matching_note(tmp_path):
         assert (match.plugin, match.intent) == ("notes", intent), text
     await reg.handle_text("s", "remember the recycling goes out every wednesday")
     assert reg.route("Which day does the recycling go out?").intent == "search"
+    assert reg.route("Sorry, what time is it out?") is None  # a misheard question shares only "out" with the note
     assert reg.route("where is the eiffel tower") is None
     assert reg.route("what do you think about time travel") is None
     assert reg.route("what time is it").plugin == "clock"  # a note never shadows another skill

@@ -210,7 +210,8 @@ async def test_a_misheard_request_is_found_in_the_phrase_book_and_confirmed(stt,
 
 
 @pytest.mark.parametrize("said", ["What is the capital of France?", "Tell me a joke.", "How far away is the moon?",
-                                  "What's the weather like on Mars?", "What is a timer?", "Set the table, please."])
+                                  "What's the weather like on Mars?", "What is a timer?", "Set the table, please.",
+                                  "What do bees make?"])
 async def test_an_open_question_keeps_its_words(stt, assistant, piper_say, said):
     clip = AudioChunk(concat_with_silence([piper_say(said)], lead_s=0.3, tail_s=0.3), 16000)
     t = await stt.transcribe(clip, initial_prompt=assistant.stt_prompt(None))

@@ -107,7 +107,13 @@ class Assistant:
         if chosen is not transcript or not u.enabled or not u.phrase_book or self.plugins is None \
                 or transcript.avg_logprob is None or languages.base(self.language) != "en":
             return chosen
-        prefix, command = split_name(transcript.text, self.cfg.assistant.name)
+        name = self.cfg.assistant.name
+        prefix, command = split_name(transcript.text, name)
+        if not prefix and addressed:  # the wake word fired in it: the name as Whisper misheard it?
+            misheard, rest = split_name(transcript.text, name, loose=True)
+            if misheard:  # the skills see the name they know
+                prefix, command = f"Hey {name},", rest
+                transcript = replace(transcript, text=f"{prefix} {rest}")
         if not command or (not addressed and not prefix) or self._parses(command):
             return transcript
         near = await self.plugins.near_requests(command)

@@ -71,7 +71,9 @@ class TurnRunner:
         await self.out.stage("stt", "end")
         self.trace.backends["stt"] = engines.stt.name
         heard_text = transcript.text.strip()
-        transcript = await assistant.best_reading(transcript, audio, engines.stt, addressed, self.trace)
+        # Worth scoring against the phrase book: a turn for Penny (the wake word fired in it, or the gate is open).
+        for_me = addressed or gate.admits(*span)
+        transcript = await assistant.best_reading(transcript, audio, engines.stt, for_me, self.trace)
         await self.out.emit(transcript)
         text = transcript.text.strip()
         if not text:

@@ -111,12 +111,26 @@ def written(words: str) -> str:
     return text[0].upper() + text[1:] + ("?" if w[0] in _ASKS else ".")
 
 
-def split_name(text: str, name: str) -> tuple[str, str]:
-    """('Hey Penny,', 'what time is it?') from 'Hey Penny, what time is it?'; ('', text) without the name."""
+def split_name(text: str, name: str, loose: bool = False) -> tuple[str, str]:
+    """('Hey Penny,', 'what time is it?') from 'Hey Penny, what time is it?'; ('', text) without the name.
+    `loose`, for an utterance the wake word was heard in: the name as Whisper may mishear it, up to a
+    comma or full stop in the first three words ("Hey Pen it, time check", "Hey, man, who ...")."""
     if not name.strip():
         return "", text.strip()
     m = re.match(rf"\s*(?:(?:hey|hi|ok|okay)[\s,.!]+)?{re.escape(name.strip())}\b[\s,.!?]*", text, re.I)
-    return (text[:m.end()].strip(), text[m.end():].strip()) if m else ("", text.strip())
+    if m:
+        return text[:m.end()].strip(), text[m.end():].strip()
+    if loose:
+        from rapidfuzz import fuzz
+
+        wake = f"hey {name.strip().lower()}"
+        for m in re.finditer(r"[,.!?]+\s*", text):
+            said = " ".join(re.findall(r"[a-z']+", text[:m.start()].lower()))
+            if not said or said.count(" ") > 2:
+                break
+            if fuzz.ratio(said, wake) >= 60:
+                return text[:m.end()].strip(), text[m.end():].strip()
+    return "", text.strip()
 
 
 def closest(scores: list[float], margin: float) -> int | None:

@@ -58,7 +58,7 @@ class PhraseBook:
     def sentences(self) -> list[str]:
         return self._built()[0]
 
-    def near(self, text: str, limit: int = 6, cutoff: float = 72.0) -> list[str]:
+    def near(self, text: str, limit: int = 6, cutoff: float = 66.0) -> list[str]:
         """Up to `limit` requests spelled most like `text` (rapidfuzz ratio ≥ cutoff), best first: closed
         sentences, then carriers filled with the transcript's own words."""
         said = normalize(text)

@@ -11,7 +11,10 @@ from penny.plugins.store import JsonStore
 
 _STOP = {"the", "a", "an", "my", "is", "are", "of", "to", "on", "in", "at", "where", "what", "i", "you", "whats",
          "wheres", "who", "whos", "when", "whens", "which", "how", "did", "do", "does", "was", "were", "put", "it",
-         "day", "time"}  # "which day does the recycling go out", "what time is the plumber coming"
+         "day", "time", "out", "up", "off", "for", "with", "and", "or", "so", "now", "there", "this", "that", "be",
+         "go", "goes", "going", "get", "will", "can", "sorry", "please"}
+# "which day does the recycling go out", "what time is the plumber coming"; "sorry, what time is it out"
+# (a misheard "what time is it now") is no question about the recycling note.
 # "remember when we went to paris", "remember to call mom": not something to note down.
 _NOT_A_NOTE = {"what", "when", "how", "why", "who", "where", "if", "whether", "me", "to"}
 _SWAP = {"my": "your", "i": "you", "me": "you", "mine": "yours", "im": "you're", "am": "are", "myself": "yourself",
