@@ -152,6 +152,8 @@ def test_normalize_and_yes_no():
     assert normalize("Remind me at 5:30 p.m., please!") == "remind me at 5:30 pm"
     assert yes_or_no("Yes, please.") is True and yes_or_no("no thanks") is False
     assert yes_or_no("what about friday") is None
+    assert yes_or_no("Sound is Lord, yes.") is True  # "Sounds good, yes." misheard: the answer comes last
+    assert yes_or_no("Well... no.") is False and yes_or_no("set a timer for five minutes") is None
 
 
 @pytest.mark.parametrize("text,seconds", [
