@@ -306,7 +306,8 @@ async def test_phrase_book_offers_nothing_for_most_open_questions(penny, text):
 
 def test_phrase_book_has_no_free_text_holes(penny):
     book = penny[2].phrases.sentences
-    assert len(book) > 10_000 and "whats the date today" in book and "set a timer for 5 minutes" in book
+    assert len(book) > 10_000 and "whats the date today" in book
+    assert any(s.startswith("set a timer for ") and s.endswith("minutes") for s in book)  # durations filled in
     assert not any("_" in s or "  " in s for s in book)
     assert "make a note that" not in book or penny[2].route("make a note that") is None  # never offered unparsed
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
 import re
 import threading
 
@@ -30,7 +31,8 @@ FILL = {
     "duration": ["1 minute", "2 minutes", "3 minutes", "5 minutes", "10 minutes", "15 minutes", "20 minutes",
                  "30 minutes", "45 minutes", "an hour", "half an hour", "two hours", "30 seconds", "90 seconds"],
 }
-PER_TEMPLATE = 2000  # sentences kept from one template (its expansions, in hassil's order)
+PER_TEMPLATE = 2000  # sentences kept from one template: a seeded random sample of its expansions
+MAX_EXPANSIONS = 30000  # expansions looked at per template (hassil's order puts one alternative first)
 GAP = "qqgapqq"  # stands for a free-text slot in a carrier ("make a note that GAP")
 
 
@@ -44,7 +46,7 @@ class PhraseBook:
         self._lock = threading.Lock()
 
     def build(self) -> None:
-        """Expand the templates now (~1 s here; start-up does it in a thread) instead of on first use."""
+        """Expand the templates now (~2 s here; start-up does it in a thread) instead of on first use."""
         self._built()
 
     def _built(self):
@@ -103,6 +105,7 @@ def expand(library, owned: set[str], fill: dict[str, list[str]] = FILL):
     from hassil.intents import RangeSlotList, WildcardSlotList
     from hassil.sample import sample_sentence
 
+    rng = random.Random(0)  # the same book every start
     filled = {k: TextSlotList.from_strings(v) for k, v in fill.items()}
     gap = TextSlotList.from_strings([GAP])
     sentences: dict[str, None] = {}
@@ -123,8 +126,8 @@ def expand(library, owned: set[str], fill: dict[str, list[str]] = FILL):
                         continue
                     free = {u: gap for u in used if isinstance(lists[u], WildcardSlotList) and u not in filled}
                     try:
-                        texts = itertools.islice(sample_sentence(template, {**lists, **filled, **free}, rules,
-                                                                 language=library.language), PER_TEMPLATE)
+                        texts = _sample(sample_sentence(template, {**lists, **filled, **free}, rules,
+                                                        language=library.language), rng)
                         for t in texts:
                             t = normalize(t)
                             if GAP not in t:
@@ -139,6 +142,17 @@ def expand(library, owned: set[str], fill: dict[str, list[str]] = FILL):
         quiet.level = level
     return ([s for s in sentences if s and "_" not in s],  # "_": a list name hassil wrote as its value
             _by_opening(carriers))
+
+
+def _sample(texts, rng: random.Random) -> list[str]:
+    """PER_TEMPLATE of a template's first MAX_EXPANSIONS expansions, drawn evenly (reservoir sampling)."""
+    kept: list[str] = []
+    for n, text in enumerate(itertools.islice(texts, MAX_EXPANSIONS)):
+        if n < PER_TEMPLATE:
+            kept.append(text)
+        elif (i := rng.randrange(n + 1)) < PER_TEMPLATE:
+            kept[i] = text
+    return kept
 
 
 def _by_opening(carriers) -> dict[str, list[list[str]]]:
