@@ -7,6 +7,8 @@ Writes, in livekit-wakeword's layout (train.py hands it to its trainer):
   OUT/model/hey_penny/negative_features_{train,test}.npy    near-misses, and "hey pe-" before the end
   OUT/model/hey_penny/background_noise_features_{train,test}.npy
   OUT/data/features/openwakeword_features_ACAV100M_2000_hrs_16bit.npy   general speech (synthetic + real)
+  OUT/data/features/validation_talk_{features,ids}.npy   talk jobs' validation: every window + stretch index
+  OUT/model/hey_penny/hard_negative_{features,scores}_train.npy   talk the --mine model scored >= 0.05
 Each array is (N, 16, 96): the classifier's input, computed by Penny's own streaming feature code
 (src/penny/adapters/wake/features.py), so training and run time see the same numbers.
 "test" here is a validation split of *training* voices (1 job in 10); the held-out voices in recipe.py
@@ -111,9 +113,9 @@ def job_wake(seed: int) -> dict:
     return {"positive": win[pos], "near": win[early]}
 
 
-def job_near(seed: int) -> dict:
+def job_near(seed: int, texts: list[str] = R.NEAR_MISSES) -> dict:
     rng = np.random.default_rng(seed)
-    x, start, end = placed(str(rng.choice(R.NEAR_MISSES)), _voice(rng), rng, command=True)
+    x, start, end = placed(str(rng.choice(texts)), _voice(rng), rng, command=True)
     win = windows_of(clip_embeddings(x))
     ends = chunk_ends(len(win))
     return {"near": win[(ends >= start) & (ends <= end + int(0.8 * SR))]}
@@ -150,6 +152,55 @@ def job_onset(seed: int) -> dict:
     return {"near": win[(ends >= lead) & (ends <= lead + int(2.0 * SR))]}
 
 
+_MINER: list = []  # (onnxruntime session, input name) of the --mine model, one per worker process
+MINE_MODEL: list[str] = []  # set before the worker pool forks
+MINE_FLOOR = 0.05  # keep training-talk windows the mining model scores at least this high (with their scores)
+
+
+def _mine_scores(win: np.ndarray) -> np.ndarray:
+    if not _MINER:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(MINE_MODEL[0], opts, providers=["CPUExecutionProvider"])
+        _MINER.append((sess, sess.get_inputs()[0].name))
+    sess, name = _MINER[0]
+    return np.concatenate([sess.run(None, {name: win[i:i + 2048].astype(np.float32)})[0][:, 0]
+                           for i in range(0, len(win), 2048)]) if len(win) else np.zeros(0, np.float32)
+
+
+def job_talk(seed: int, index: int, split: str) -> dict:
+    """A long stretch of ordinary talk (12 sentences, one training voice, pauses of 0.3-1.2 s; clean, in
+    noise or reverberant), every window kept. Validation jobs ("test") keep all windows with the stretch's
+    index, so validation can count false accepts per hour the way the detector fires (events, 2 s apart).
+    Training jobs give every other window to the general talk set, and the windows the --mine model scores
+    >= MINE_FLOOR as hard negatives (with their scores: train.py picks its own cut)."""
+    rng = np.random.default_rng(seed)
+    v = _voice(rng)
+    picks = [SENTENCES[i] for i in rng.choice(len(SENTENCES), size=12, replace=False)]
+    parts = []
+    for s in picks:
+        parts += [S.level(say(s, v), float(rng.uniform(-32, -16))),
+                  np.zeros(int(rng.uniform(0.3, 1.2) * SR), np.float32)]
+    x = np.concatenate([np.zeros(int(0.5 * SR), np.float32)] + parts)
+    cond = str(rng.choice(["clean", "noise", "clean", "reverb"]))
+    if cond == "noise":
+        x = S.add_noise(x, float(rng.uniform(8, 25)), str(rng.choice(["white", "pink", "brown"])), rng)
+    elif cond == "reverb":
+        x = S.reverb(x, int(rng.integers(30, 90)), int(rng.integers(40, 100)), int(rng.integers(0, 30)))
+    x = (x + S.noise("pink", len(x), rng) * 10 ** (-75 / 20)).astype(np.float32)
+    win = windows_of(clip_embeddings(x))[16:]
+    if split == "test":
+        return {"valtalk": win, "valtalk_ids": np.full(len(win), index, np.float32)}
+    out = {"speech": win[::2]}
+    if MINE_MODEL:
+        sc = _mine_scores(win)
+        keep = sc >= MINE_FLOOR
+        out.update({"hard": win[keep], "hard_scores": sc[keep].astype(np.float32)})
+    return out
+
+
 def job_real(seed: int, files: list[str]) -> dict:
     """Real recorded speech (Debian's asterisk prompts), clean and in noise."""
     import soundfile
@@ -177,6 +228,10 @@ def job_noise(seed: int) -> dict:
 def run_job(job: tuple) -> tuple[str, dict]:
     kind, split, seed, arg = job
     fn = {"wake": job_wake, "near": job_near, "noise": job_noise, "onset": job_onset}.get(kind)
+    if kind == "talk":
+        return split, job_talk(seed, arg, split)
+    if kind == "near2":
+        return split, job_near(seed, R.NEAR_MISSES_2)
     out = fn(seed) if fn else (job_speech(seed, SENTENCES) if kind == "speech" else job_real(seed, arg))
     return split, out
 
@@ -185,13 +240,14 @@ def jobs(scale: float, kinds: list[str] | None = None, start: int = 0) -> list[t
     SENTENCES[:] = [s for s in R.sentences() if not R.is_heldout_text(s)]
     real = sorted(str(p) for p in R.ASTERISK.glob("*.wav") if not R.is_heldout_text(p.name))
     out: list[tuple] = []
-    counts = {"wake": 4400, "near": 2200, "speech": 610, "noise": 40, "onset": 1000}
+    counts = {"wake": 4400, "near": 2200, "speech": 610, "noise": 40, "onset": 1000, "talk": 862, "near2": 1000}
     for kind, n in counts.items():
         if kinds and kind not in kinds:
             continue
         for i in range(start, int(n * scale)):
-            split = "test" if i % 10 == 0 else "train"
-            out.append((kind, split, zlib.crc32(f"{kind}-{i}".encode()), None))
+            # talk: a quarter for validation (2.2 h at --scale 0.65: 560 jobs: enough to see 1 false accept/h)
+            split = "test" if i % (4 if kind == "talk" else 10) == 0 else "train"
+            out.append((kind, split, zlib.crc32(f"{kind}-{i}".encode()), i if kind == "talk" else None))
     for i in range(0, max(20, int(len(real) * scale)), 20) if not kinds or "real" in kinds else []:
         out.append(("real", "test" if i // 20 % 10 == 0 else "train", i, real[i:i + 20]))
     return out
@@ -202,10 +258,14 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the full recipe (0.01 to try it)")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--kinds", nargs="+", help="only these job kinds (wake near speech noise real); their rows are "
+    ap.add_argument("--kinds", nargs="+", help="only these job kinds (wake near speech noise onset talk near2 real); their rows are "
                     "added to the arrays already in OUT")
     ap.add_argument("--start", type=int, default=0, help="with --kinds: the first job index (skip ones already made)")
+    ap.add_argument("--mine", type=Path, help="talk jobs: score training talk with this model (the shipped "
+                    "hey_penny.onnx) and keep its high-scoring windows as hard negatives")
     args = ap.parse_args()
+    if args.mine:
+        MINE_MODEL[:] = [str(args.mine.resolve())]
     todo = jobs(args.scale, args.kinds, args.start)
     got: dict[tuple[str, str], list] = defaultdict(list)
     t0 = time.time()
@@ -220,12 +280,15 @@ def main() -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
     feat_dir.mkdir(parents=True, exist_ok=True)
     names = {"positive": "positive_features_{}.npy", "near": "negative_features_{}.npy",
-             "noise": "background_noise_features_{}.npy"}
+             "noise": "background_noise_features_{}.npy", "hard": "hard_negative_features_{}.npy",
+             "hard_scores": "hard_negative_scores_{}.npy"}
     for (name, split), arrs in sorted(got.items()):
         arr = np.concatenate(arrs)
         if name == "speech":  # the trainer's big general-negative set; its test part is its validation set
             path = feat_dir / ("openwakeword_features_ACAV100M_2000_hrs_16bit.npy" if split == "train"
                                else "validation_set_features.npy")
+        elif name.startswith("valtalk"):  # every window of the validation talk stretches (+ stretch index)
+            path = feat_dir / f"validation_{name[3:]}_features.npy".replace("_ids_features", "_ids")
         else:
             path = model_dir / names[name].format(split)
         if args.kinds and path.exists():  # an addition to an earlier run

@@ -18,6 +18,13 @@ NEAR_MISSES = ["hey Jenny", "hey Benny", "hey Kenny", "hey Lenny", "hey Denny", 
                "hey Henry", "any penny", "hey, any news", "a pretty penny", "hey honey", "hey buddy",
                "heavy", "hey Peggy", "hey many", "Jenny", "Benny", "penne", "hey pony", "hey Pennsylvania",
                "hay penny", "hey there", "okay", "hey"]
+# more near-misses (make_data.py's "near2" jobs, added later so the first list's draws stay as they were):
+# words that share "pen", "-enny" or "hey-an" sounds with the phrase, alone and in short phrases
+NEAR_MISSES_2 = ["pen knee", "happening", "what's happening", "so many", "anything", "anybody", "any time now",
+                 "hey everybody", "hey man", "heavenly", "penne", "a pen and paper", "the penalty", "a pendant",
+                 "hey Benjamin", "hey Kenneth", "hey Jennifer", "any minute", "Kenny and Penny", "many thanks",
+                 "plenty", "twenty", "hey Ben", "hey, anything new", "they pen it", "a penknife",
+                 "hey Danny", "hey Annie", "Pennsylvania", "a pin and a needle", "spending money", "ready"]
 # near-misses only the benchmark uses (other words, same trap)
 HELDOUT_NEAR_MISSES = ["hey Jenny, come here", "Penny is late again", "a penny for your thoughts",
                        "hey Kenny, what's up", "happy birthday", "hey Benny, over here", "spend a penny",

@@ -5,6 +5,8 @@ Streaming like OpenWakeWordDetector: `process(frame, t)` takes 16 kHz audio of a
 chunk gives one embedding (features.py) and one classifier score on the last 16 (1.28 s). `t` is the stream
 time of the frame's first sample; a detection's `t` is the end of the chunk that crossed the threshold.
 After a detection the detector stays quiet for `refractory_s`, so one utterance fires once.
+`consecutive` (the card's, else 1): how many 80 ms scores in a row must reach the threshold before it fires;
+a lone spike in ordinary talk then does not wake Penny (it costs 80 ms of latency per extra score).
 """
 from __future__ import annotations
 
@@ -51,13 +53,15 @@ def model_card(path: Path) -> dict:
 class OnnxWake:
     hears = "audio"
 
-    def __init__(self, model: str = "hey_penny", threshold: float | None = None, refractory_s: float = 2.0):
+    def __init__(self, model: str = "hey_penny", threshold: float | None = None, refractory_s: float = 2.0,
+                 consecutive: int | None = None):
         import onnxruntime as ort
 
         self.model_path = resolve_onnx_model(model)
         self.name = self.model_path.stem
         self.card = model_card(self.model_path)
         self.threshold = threshold if threshold is not None else float(self.card.get("threshold", DEFAULT_THRESHOLD))
+        self.consecutive = max(1, int(consecutive if consecutive is not None else self.card.get("consecutive", 1)))
         self.refractory = int(refractory_s * SR)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -68,6 +72,7 @@ class OnnxWake:
         self.last_score = 0.0
         self.max_score = 0.0  # highest score since reset(): handy for tuning thresholds
         self._quiet_until = 0
+        self._above = 0  # scores in a row at or above the threshold
 
     def score(self, window: np.ndarray) -> float:
         """The classifier on one (16, 96) window of embeddings."""
@@ -81,14 +86,15 @@ class OnnxWake:
             score = self.score(window)
             self.last_score = score
             self.max_score = max(self.max_score, score)
-            if hit is None and score >= self.threshold and end >= self._quiet_until:
+            self._above = self._above + 1 if score >= self.threshold else 0
+            if hit is None and self._above >= self.consecutive and end >= self._quiet_until:
                 hit = WakeDetected(name=self.name, score=score, t=end / SR)
                 self._quiet_until = end + self.refractory
         return hit
 
     def reset(self) -> None:
         self._stream.reset()
-        self._quiet_until = 0
+        self._quiet_until = self._above = 0
         self.last_score = self.max_score = 0.0
 
     def close(self) -> None:
