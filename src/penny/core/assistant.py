@@ -125,12 +125,13 @@ class Assistant:
         except PennyError as exc:
             log.warning("scoring readings failed: %s", exc)
             return transcript
-        i = closest(scores, u.phrase_margin) if scores else None
-        if scores:
-            scored = [[t, round(s - scores[0], 2)] for t, s in zip(texts[1:], scores[1:])]
-            log.info("heard %r; phrase book %s -> %s", command, scored, texts[i] if i else "kept")
-            if trace is not None:
-                trace.heard["phrase_book"] = scored
+        if not scores:  # this engine can't say
+            return transcript
+        i = closest(scores, u.phrase_margin)
+        scored = [[t, round(s - scores[0], 2)] for t, s in zip(texts[1:], scores[1:])]
+        log.info("heard %r; phrase book %s -> %s", command, scored, texts[i] if i else "kept")
+        if trace is not None:
+            trace.heard["phrase_book"] = scored
         if i is None:
             return transcript
         return replace(transcript, text=f"{prefix} {texts[i]}".strip(), avg_logprob=round(scores[i], 4))
