@@ -157,3 +157,12 @@ async def test_a_minute_of_unaddressed_speech_reaches_nothing(engines, piper_say
     events = await run(engines, audio)
     assert not [e for e in events if isinstance(e, (WakeDetected, Transcript, ReplyStarted))]
     assert engines.stt.calls == 0 and engines.llm.calls == 0
+
+
+def test_whisper_is_primed_with_the_wake_phrase(engines):
+    """The utterance the acoustic wake word fired in starts with "Hey Penny": Whisper's prompt spells it, or tiny.en
+    writes "Hey Tenny" / "K-pen it" and the request after it no longer parses."""
+    session = engines.new_session("primed", mode="wake_word")
+    assert session.turns.ctx.stt_prompt == "Hey Penny."
+    assert "Hey Penny." in engines.assistant.stt_prompt(session.turns.ctx.stt_prompt)
+    assert engines.new_session("ptt", mode="push_to_talk").turns.ctx.stt_prompt is None  # no wake word said

@@ -117,6 +117,10 @@ class AudioWake(Protocol):
 
     def process(self, frame: Frame, t: float) -> WakeDetected | None: ...
 
+    def prompt(self, base: str | None = None) -> str:
+        """The STT prompt that spells the wake phrase (an utterance it fired in starts with it)."""
+        ...
+
     def reset(self) -> None: ...
 
 

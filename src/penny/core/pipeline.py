@@ -42,7 +42,7 @@ class VoiceSession:
         self.wake = engines.new_wake() if self.mode == "wake_word" else None
         self.gate = WakeGate.for_engine("always_listening" if self.mode == "push_to_talk" else self.mode,
                                         self.wake, cfg.wake.follow_up_s)
-        prompt = self.wake.prompt(cfg.stt.initial_prompt) if self.wake and self.wake.hears == "words" else None
+        prompt = self.wake.prompt(cfg.stt.initial_prompt) if self.wake else None  # Whisper spells the name right
         self.playback = Playback(sink, engines.tts)
         self.turns = Turns(TurnContext(engines, self.session_id, self.playback, prompt or cfg.stt.initial_prompt,
                                        self._answered), TurnRunner if streaming else SequentialTurn)

@@ -92,6 +92,12 @@ class OnnxWake:
                 self._quiet_until = end + self.refractory
         return hit
 
+    def prompt(self, base: str | None = None) -> str:
+        """Whisper's prompt spells the wake phrase: the utterance it fired in starts with it ("Hey Penny, ...")."""
+        from penny.adapters.wake.phrase import wake_prompt
+
+        return wake_prompt([self.card.get("phrase") or self.name], base)
+
     def reset(self) -> None:
         self._stream.reset()
         self._quiet_until = self._above = 0

@@ -117,8 +117,7 @@ class PhraseWake:
         Measured with tiny.en on espeak voices: without it "Hey Penny" came out as "Hey, Paddy"
         or "High paneling"; with it, right, and no "Penny" invented in other speech.
         """
-        wake = " ".join(" ".join(w.capitalize() for w in words) + "." for words in self.phrases)
-        return f"{base.strip()} {wake}" if base and base.strip() else wake
+        return wake_prompt([" ".join(words) for words in self.phrases], base)
 
     async def detect(self, audio, t: float = 0.0) -> WakeDetected | None:
         """Transcribe `audio` with the STT given at construction and match the phrase."""
@@ -130,3 +129,9 @@ class PhraseWake:
 
     def reset(self) -> None:
         pass
+
+
+def wake_prompt(phrases: list[str], base: str | None = None) -> str:
+    """`base` and then each wake phrase as Whisper should spell it: 'hey penny' -> 'Hey Penny.'."""
+    wake = " ".join(" ".join(w.capitalize() for w in p.replace("_", " ").split()) + "." for p in phrases if p.strip())
+    return f"{base.strip()} {wake}".strip() if base and base.strip() else wake
