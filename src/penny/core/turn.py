@@ -42,7 +42,7 @@ class TurnRunner:
                  commit: asyncio.Event | None = None):
         self.ctx, self.trace, self.commit = ctx, trace, commit
         self.out = TurnOutput(ctx.playback, trace, held)
-        # What was heard, once understood: core/turn_end.py reads it at a pause.
+        # What Whisper heard, once understood: core/turn_end.py reads it at a pause.
         self.words: str | None = None
         self.unfinished = False  # the words name a skill but are no request yet
 
@@ -71,6 +71,7 @@ class TurnRunner:
         await self.out.stage("stt", "end")
         self.trace.backends["stt"] = engines.stt.name
         heard_text = transcript.text.strip()
+        self.words = heard_text  # core/turn_end.py may judge the pause now, before any rescoring
         # Worth scoring against the phrase book: a turn for Penny (the wake word fired in it, or the gate is open).
         for_me = addressed or gate.admits(*span)
         transcript = await assistant.best_reading(transcript, audio, engines.stt, for_me, self.trace)
@@ -87,14 +88,16 @@ class TurnRunner:
         if wake is not None:
             await self.out.emit(wake)
         if command is None:  # nothing to act on yet: a bare "Hey Penny" (the request may follow), or not for me
-            self.words, self.unfinished = transcript.text, True
+            self.words, self.unfinished = heard_text, True
             if wake is not None:  # a bare "Hey Penny": the gate now listens for the command
                 await self.say("Yes?")
             else:
                 log.info("not addressed to me: %r", text)
             return
         understood = assistant.understand(self.ctx.session_id, command, transcript, rescored=text != heard_text)
-        self.words, self.unfinished = transcript.text, understood.unfinished
+        # The words as Whisper heard them: a phrase-book reading ("Set a timer.") must not make a trailing
+        # "Set a timer for, um" look finished to core/turn_end.py.
+        self.words, self.unfinished = heard_text, understood.unfinished
         await self.reply(command, understood)
 
     async def reply(self, text: str, heard: Understanding | None = None) -> None:
