@@ -24,10 +24,9 @@ def clean(text: str) -> str:
     t = re.sub(r"[^a-z0-9\x00\x01\x02 ]+", " ", t.replace("'", ""))
     t = t.replace("\x00", "-").replace("\x01", ".").replace("\x02", ":")
     t = re.sub(r"(?<=\d)(am|pm|hours?|hrs?|minutes?|mins?|seconds?|secs?|h|m|s)\b", r" \1", t)
-    # Whisper writes "at 12:30" as "at 1230": a clock time, not a year.
-    t = re.sub(r"\b(at|by|around) ([01]?\d|2[0-3])([0-5]\d)\b", r"\1 \2:\3", t)
-    # ... and British English "at 7.15" / "7.15 pm" (a dot between hours and minutes; "1.5 hours" stays).
-    t = re.sub(r"\b(at|by|around) ([01]?\d|2[0-3])\.([0-5]\d)\b", r"\1 \2:\3", t)
+    # Whisper writes "at 12:30" as "at 1230", and British English as "at 7.15": a clock time, not a year.
+    t = re.sub(r"\b(at|by|around) ([01]?\d|2[0-3])\.?([0-5]\d)\b", r"\1 \2:\3", t)
+    # ... "7.15 pm" too (a dot between hours and minutes; "1.5 hours" stays).
     t = re.sub(r"\b([01]?\d|2[0-3])\.([0-5]\d) (am|pm)\b", r"\1:\2 \3", t)
     return words_to_numbers(" ".join(t.split()))
 

@@ -87,7 +87,7 @@ class OpenWakeWordDetector:
         """Whisper's prompt spells the wake phrase, from the model's name ("hey_jarvis" -> "Hey Jarvis.")."""
         from penny.adapters.wake.phrase import wake_prompt
 
-        return wake_prompt([self.name.split("_v")[0] if self.name[-1:].isdigit() else self.name], base)
+        return wake_prompt([self.name], base)
 
     def reset(self) -> None:
         self._features.reset()
