@@ -174,3 +174,13 @@ def test_short_window_cuts_a_whisper_loop():
     assert [s.text for s in drop_repeats(misspelt)] == ["Cancel the timer."]
     longer = [ShortSegment(0, 2, "Set a timer. Set a timer for ten minutes.", 0, 0, 0)]
     assert [s.text for s in drop_repeats(longer)] == ["Set a timer. Set a timer for ten minutes."]
+
+
+def test_the_full_decoder_s_repeat_is_cut_too():
+    """A reverberant room made the 30 s decoder hear the request twice, the name misheard the second time."""
+    from penny.adapters.stt.short_window import cut_repeat
+
+    assert cut_repeat("Hey Penny, what's today's date? Hey pay me, what's today's date?") == \
+        "Hey Penny, what's today's date?"
+    assert cut_repeat("Set a timer. Then cancel it.") == "Set a timer. Then cancel it."
+    assert cut_repeat("") == ""

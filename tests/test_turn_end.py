@@ -72,6 +72,14 @@ def test_words_that_trail_off_hold_even_when_the_model_says_finished():
     assert trails_off("Set a timer for, um...") and not trails_off("Set a timer for ten minutes.")
 
 
+@pytest.mark.parametrize("text, trailing", [("Remind me to call Mom in 40.", True), ("Set a timer for 20.", True),
+                                            ("Set a timer for 20 minutes.", False), ("Wake me at 6.", False),
+                                            ("What happened in 1990?", False)])
+def test_a_number_with_no_unit_yet_trails_off(text, trailing):
+    """"Remind me to call mom in forty... five minutes": the pause after "in 40" is mid-duration."""
+    assert trails_off(text) is trailing
+
+
 def test_half_a_request_holds_even_when_the_model_says_finished():
     """"Set a timer for twenty" sounds finished and reads finished, but names a skill with no request yet."""
     async def go():

@@ -291,6 +291,8 @@ def test_closest_takes_a_sentence_only_within_the_margin():
     ("How late to hit.", "how late is it"),
     ("How long until the time goes off?", "how long until the timer goes off"),
     ("How much lunder on the timer.", "how much longer on the timer"),
+    ("How hard will it get to me?", "how hot will it get today"),  # past "how warm will it get today/later/now"
+    ("Set on the end timer for 7 minutes.", "set the timer for 7 minutes"),  # the number it heard, kept
 ])
 async def test_phrase_book_offers_the_request_spelled_most_alike(penny, heard, meant):
     registry = penny[2]
@@ -346,3 +348,29 @@ async def test_a_misheard_name_is_read_as_the_name_when_the_wake_word_fired(penn
     heard = heard_as("Hey Pen it, time check, please.", MEDIUM)
     assert (await a.best_reading(heard, None, None, addressed=True)).text == "Hey Penny, time check, please."
     assert (await a.best_reading(heard, None, None, addressed=False)) is heard
+
+
+@pytest.mark.parametrize("heard, meant", [
+    ("A-10, Set a timer for one hour.", "Hey Penny, Set a timer for one hour."),
+    ("Hey, 10, start a countdown for 45 minutes.", "Hey Penny, start a countdown for 45 minutes."),
+    ("K-pen it. Time check, please.", "Hey Penny, Time check, please."),
+])
+async def test_a_short_lead_in_before_a_request_is_the_wake_phrase_when_the_wake_word_fired(penny, heard, meant):
+    """tiny.en writes the wake phrase it fired on as anything ("A-10", "Hey Timmy"): a lead-in of up to three
+    words before a request that parses is that phrase."""
+    a = penny[0]
+    transcript = heard_as(heard, MEDIUM)
+    assert (await a.best_reading(transcript, None, None, addressed=True)).text == meant
+    assert (await a.best_reading(transcript, None, None, addressed=False)).text == heard
+
+
+async def test_a_lead_in_is_kept_when_the_whole_request_parses_or_the_rest_does_not(penny):
+    class Unscored:  # an engine that can't score readings: the phrase book has no say
+        async def score(self, audio, texts, *, prefix=""):
+            return None
+
+    a = penny[0]
+    for heard in ("Tomorrow, what's on my calendar?", "Mars, what is it like there?"):
+        transcript = heard_as(heard, MEDIUM)
+        assert (await a.best_reading(transcript, None, Unscored(), addressed=True)).text == heard
+

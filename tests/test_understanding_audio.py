@@ -14,7 +14,8 @@ from fixtures_speech import concat_with_silence, load, wer
 from penny.adapters.stt.factory import build_stt
 from penny.adapters.tts.factory import build_tts
 from penny.config import PennyConfig
-from penny.core.assistant import SKILL_PROMPT, Assistant
+from penny.core.assistant import Assistant
+from penny.core.hearing import SKILL_PROMPT
 from penny.app.engines import Engines
 from penny.core.events import AudioChunk, Transcript
 from penny.app.run_file import run_turns

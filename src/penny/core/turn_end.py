@@ -26,13 +26,14 @@ _CONTINUES = {
     "um", "uh", "er", "erm", "hmm", "like", "let", "me", "please",
 }
 _WORDS = re.compile(r"[a-z0-9']+")
+_NO_UNIT = re.compile(r"\b(?:in|for|after)\s+(?:a\s+)?\d{1,3}[.!?]*$", re.I)  # "remind me in 40": a number, no unit yet
 
 
 def trails_off(text: str) -> bool:
-    """The words stop mid-thought: on "and", "the", "um", or with "..."."""
+    """The words stop mid-thought: on "and", "the", "um", with "...", or on a duration's number."""
     t = text.strip()
     words = _WORDS.findall(t.lower())
-    return not words or t.endswith(("...", "…", ",", "-")) or words[-1] in _CONTINUES
+    return not words or t.endswith(("...", "…", ",", "-")) or words[-1] in _CONTINUES or bool(_NO_UNIT.search(t))
 
 
 def looks_complete(text: str) -> bool:

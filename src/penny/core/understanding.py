@@ -124,13 +124,22 @@ def split_name(text: str, name: str, loose: bool = False) -> tuple[str, str]:
         from rapidfuzz import fuzz
 
         wake = f"hey {name.strip().lower()}"
-        for m in re.finditer(r"[,.!?]+\s*", text):
-            said = " ".join(re.findall(r"[a-z']+", text[:m.start()].lower()))
-            if not said or said.count(" ") > 2:
-                break
-            if fuzz.ratio(said, wake) >= 60:
-                return text[:m.end()].strip(), text[m.end():].strip()
+        for head, rest in lead_ins(text):
+            if fuzz.ratio(" ".join(re.findall(r"[a-z']+", head.lower())), wake) >= 60:
+                return head, rest
     return "", text.strip()
+
+
+def lead_ins(text: str, most: int = 3) -> list[tuple[str, str]]:
+    """Each way to split off a first phrase of at most `most` words that ends in a comma or full stop:
+    [('A-10,', 'Set a timer for one hour.')], [('Hey,', '10, start ...'), ('Hey, 10,', 'start ...')]."""
+    out = []
+    for m in re.finditer(r"[,.!?]+\s*", text):
+        words = re.findall(r"[a-z0-9']+", text[:m.start()].lower())
+        if not words or len(words) > most:
+            break
+        out.append((text[:m.end()].strip(), text[m.end():].strip()))
+    return out
 
 
 def closest(scores: list[float], margin: float) -> int | None:

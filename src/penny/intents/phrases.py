@@ -33,6 +33,11 @@ FILL = {
 }
 PER_TEMPLATE = 2000  # sentences kept from one template: a seeded random sample of its expansions
 MAX_EXPANSIONS = 30000  # expansions looked at per template (hassil's order puts one alternative first)
+WHEN = {"later", "now", "right now", "the week", "this morning", "this afternoon", "this evening", "the weekend"}
+ARTICLES = {"a", "an", "the", "my", "me", "some"}
+CLOSED_CUTOFF = 72.0  # a closed sentence's spelling match to be offered ("what is the date" for "what is the
+# capital of france" is 67; "whats the date today" for "whats the gate to me" is 80)
+PER_FRAME = 2  # candidates offered per frame (a sentence less its day or duration)
 GAP = "qqgapqq"  # stands for a free-text slot in a carrier ("make a note that GAP")
 
 
@@ -43,6 +48,7 @@ class PhraseBook:
         self.library, self.owned = library, owned
         self.fill = FILL if english else {}  # other languages: sentences that need a day or a duration are left out
         self._book: tuple[list[str], dict[str, list[list[str]]]] | None = None
+        self._fills: re.Pattern[str] | None = None
         self._lock = threading.Lock()
 
     def build(self) -> None:
@@ -61,17 +67,43 @@ class PhraseBook:
         return self._built()[0]
 
     def near(self, text: str, limit: int = 6, cutoff: float = 66.0) -> list[str]:
-        """Up to `limit` requests spelled most like `text` (rapidfuzz ratio ≥ cutoff), best first: closed
-        sentences, then carriers filled with the transcript's own words."""
+        """Up to `limit` requests spelled most like `text`, best first, at most PER_FRAME alike: closed
+        sentences (rapidfuzz ratio ≥ CLOSED_CUTOFF) and carriers filled with the transcript's own words
+        (≥ cutoff), with the numbers Whisper heard."""
         said = normalize(text)
         if not said:
             return []
         sentences, carriers = self._built()
-        found = process.extract(said, sentences, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff)
-        scored = [(score, s) for s, score, _ in found]
-        scored += refill(said.split(), carriers, cutoff)
-        scored.sort(key=lambda x: -x[0])
-        return list(dict.fromkeys(s for _, s in scored if s != said))[:limit]
+        found = process.extract(said, sentences, scorer=fuzz.ratio, limit=limit * 8, score_cutoff=CLOSED_CUTOFF)
+        candidates = [s for s, _, _ in found] + [s for _, s in refill(said.split(), carriers, cutoff)]
+        scored = sorted(((fuzz.ratio(said, s), s) for s in dict.fromkeys(own_numbers(said, c) for c in candidates)),
+                        key=lambda x: -x[0])
+        per_frame: dict[str, int] = {}
+        out = []
+        for _, s in scored:
+            frame = self._frame(s)
+            if s != said and per_frame.get(frame, 0) < PER_FRAME:
+                per_frame[frame] = per_frame.get(frame, 0) + 1
+                out.append(s)
+        return out[:limit]
+
+    def _frame(self, sentence: str) -> str:
+        """The sentence without its day, duration or articles: "how warm will it get today" and "... on
+        tomorrow" share a frame, so near-copies don't crowd out "how hot will it get today"."""
+        if self._fills is None:
+            values = sorted({v for vs in self.fill.values() for v in vs} | WHEN, key=len, reverse=True)
+            self._fills = re.compile(r"\b(?:(?:on|for|in|at|by) )?(?:" + "|".join(map(re.escape, values)) + r")\b")
+        return " ".join(w for w in self._fills.sub("~", sentence).split() if w not in ARTICLES)
+
+
+def own_numbers(said: str, sentence: str) -> str:
+    """The sentence with the numbers Whisper heard ("set the timer for 5 minutes" for "set on the timer for 7
+    minutes"): a clearly heard number is kept, the words around it are what's in doubt."""
+    heard, there = re.findall(r"\d+", said), re.findall(r"\d+", sentence)
+    if not heard or len(heard) != len(there):
+        return sentence
+    it = iter(heard)
+    return re.sub(r"\d+", lambda _: next(it), sentence)
 
 
 def refill(words: list[str], carriers: dict[str, list[list[str]]], cutoff: float,

@@ -199,6 +199,8 @@ def parse_when(text: str, now: datetime, *, fallback: bool = True) -> When | Non
         if found:
             rest = rest.replace(found[-1], " ", 1)
     if (not day and not tod) or any(w not in _LEFTOVER_OK for w in rest.split()):
+        if re.fullmatch(r"(?:(?:in|after|at|on|the|by)\s+)*\d+[a-z]?", t):
+            return None  # "in 40" is half a duration, not the year 2040 (dateparser's reading)
         return _dateparser(text, now) if fallback else None
     the_day = day[0] if day else now.date()
     if not tod:

@@ -127,7 +127,7 @@ class PluginRegistry:
     async def near_requests(self, text: str, limit: int = 4) -> list[str]:
         """Requests of the phrase book spelled most like `text` that parse now, closest first. The search
         (10-20 ms) runs in a thread: the event loop keeps serving audio and barge-in."""
-        near = await asyncio.to_thread(self.phrases.near, text, limit + 2)
+        near = await asyncio.to_thread(self.phrases.near, text, limit * 3)
         return [s for s in near if self.route(s) is not None][:limit]
 
     def vocabulary(self) -> list[str]:

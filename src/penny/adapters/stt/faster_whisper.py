@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from penny.adapters.stt.short_window import score_texts, transcribe_short, trustworthy
+from penny.adapters.stt.short_window import cut_repeat, score_texts, transcribe_short, trustworthy
 from penny.core.events import AudioChunk, Hypothesis, Segment, Transcript
 from penny.core.pcm import RATE, to_16k_mono
 from penny.errors import STTFailed
@@ -131,7 +131,7 @@ class FasterWhisperSTT:
         except Exception as exc:
             raise STTFailed(f"Whisper failed on {audio_s:.1f}s of audio: {exc}") from exc
         segments = self._keep(raw, rms)
-        text = " ".join(s.text for s in segments).strip()
+        text = cut_repeat(" ".join(s.text for s in segments).strip())
         confidence = _confidence(raw) if segments else {}
         return Transcript(text=text, language=self.language or "en", segments=tuple(segments),
                           processing_s=time.perf_counter() - t0, audio_s=audio_s, **confidence,

@@ -127,22 +127,34 @@ def _repeats(key: str, seen: list[str]) -> bool:
     return any(key == old or difflib.SequenceMatcher(None, key, old).ratio() >= REPEAT_SIMILARITY for old in seen)
 
 
+def cut_repeat(text: str) -> str:
+    """The full decoder's loop, in words: 'Hey Penny, what's the date? Hey pay me, what's the date?' is
+    the first sentence (a reverberant room makes tiny.en hear the request twice)."""
+    return _until_repeat(text, [])[0] or text
+
+
+def _until_repeat(text: str, seen: list[str]) -> tuple[str, bool]:
+    """The sentences of `text` before one that repeats an earlier one (`seen` grows), and whether one did."""
+    fresh = []
+    for sentence in _SENTENCE_END.split(text):
+        key = re.sub(r"[^a-z0-9 ]", "", sentence.lower()).strip()
+        if _repeats(key, seen):
+            return " ".join(fresh), True
+        seen.append(key)
+        fresh.append(sentence)
+    return text, False
+
+
 def drop_repeats(segments: list[ShortSegment]) -> list[ShortSegment]:
     """Cut a Whisper loop: a sentence that repeats an earlier one ends the transcript."""
     seen: list[str] = []
     kept: list[ShortSegment] = []
     for seg in segments:
-        fresh = []
-        for sentence in _SENTENCE_END.split(seg.text):
-            key = re.sub(r"[^a-z0-9 ]", "", sentence.lower()).strip()
-            if _repeats(key, seen):
-                if fresh:
-                    seg.text = " ".join(fresh)
-                    kept.append(seg)
-                return kept
-            seen.append(key)
-            fresh.append(sentence)
-        kept.append(seg)
+        seg.text, repeated = _until_repeat(seg.text, seen)
+        if seg.text:
+            kept.append(seg)
+        if repeated:
+            break
     return kept
 
 
