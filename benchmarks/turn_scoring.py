@@ -3,7 +3,10 @@ perf_counter time it arrived. Pure functions, so the tests can score hand-made e
 
 A turn ended early when Penny committed it (its end of turn) before the user's true end of speech, or when
 its audio ended well before it (built from half a sentence). It cut the user off when it also answered
-(ReplyStarted, audio or text); one that said nothing (the gate heard only "Hey Penny") is counted apart."""
+(ReplyStarted, audio or text); one that said nothing (the gate heard only "Hey Penny") is counted apart.
+A cut-off request was recovered when the turn that then answered it was built from audio that began before
+the cut: the user went on, and Penny heard the whole request after all (core/continuation.py). The cut-off
+still counts: Penny did start talking too soon."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,13 +28,16 @@ class TurnView:
     end_rule: str | None = None
     intent: str | None = None
     replies: list[str] = field(default_factory=list)
+    speech_start: float | None = None  # the start of the audio the turn was built from (from its trace)
+    merged_from: str | None = None  # the cut turn it joined (from its trace)
 
     def relative(self, t0: float) -> dict:
         """For the record: times in ms from t0 (the true end of speech)."""
         ms = lambda t: None if t is None else round((t - t0) * 1000)
         return {"committed_ms": ms(self.committed), "speech_end_ms": ms(self.speech_end),
                 "first_audio_ms": ms(self.first_audio), "first_sound_ms": ms(self.first_sound), "end_rule": self.end_rule, "intent": self.intent,
-                "interrupted": self.interrupted, "spoke": self.spoke, "replies": self.replies}
+                "interrupted": self.interrupted, "spoke": self.spoke, "replies": self.replies,
+                "speech_start_ms": ms(self.speech_start), "merged_from": self.merged_from}
 
     def early(self, true_end: float) -> bool:
         early = self.committed is not None and self.committed < true_end
@@ -76,6 +82,8 @@ def turns_of(events: list[tuple[float, object]]) -> list[TurnView]:
             marks = ev.marks
             view.committed = marks.get("end_of_turn", view.committed)
             view.speech_end = marks.get("speech_end", view.speech_end)
+            view.speech_start = marks.get("speech_start", view.speech_start)
+            view.merged_from = ev.merged_from
             view.first_audio = marks.get("first_audio", view.first_audio)
             view.interrupted, view.end_rule, view.intent, view.done = ev.interrupted, ev.end_rule, ev.intent, True
     return sorted(turns.values(), key=lambda v: v.committed if v.committed is not None else float("inf"))
@@ -91,6 +99,7 @@ def judge_request(turns: list[TurnView], true_end: float) -> dict:
     cut = [t for t in early if t.spoke]
     answer = next((t for t in turns if t.spoke and not t.early(true_end)), None)
     out = {"cut_off": bool(cut), "cut_turns": len(cut), "silent_early_ends": len(early) - len(cut),
+           "recovered": recovered(cut, answer), "merged_turns": sum(t.merged_from is not None for t in turns),
            "answered": answer is not None,
            "end_rule": answer.end_rule if answer else None, "intent": answer.intent if answer else None,
            "end_of_turn_ms": None, "voice_to_audio_ms": None,
@@ -100,6 +109,14 @@ def judge_request(turns: list[TurnView], true_end: float) -> dict:
     if answer is not None and answer.first_audio is not None and not cut:
         out["voice_to_audio_ms"] = round((answer.first_audio - true_end) * 1000, 1)
     return out
+
+
+def recovered(cut: list[TurnView], answer: TurnView | None) -> bool:
+    """Penny cut the user off, then answered the whole request: the answer was built from audio that
+    began before the first cut."""
+    first = min((t.committed for t in cut if t.committed is not None), default=None)
+    return first is not None and answer is not None and answer.speech_start is not None and \
+        answer.speech_start < first
 
 
 def reaction(cuts: list[float], onset: float, within_s: float = 3.0) -> float | None:
@@ -142,6 +159,8 @@ def summarize(records: list[dict], rules: tuple[str, ...]) -> dict:
         v2a = {k: _stats([r.get("voice_to_audio_ms") for r in recs if r["kind"] == k]) for k in ("skill", "llm")}
         out[rule] = {
             "clips": len(recs), "cut_off": _rate(recs, "cut_off"), "fulfilled": _rate(recs, "fulfilled"),
+            "recovered": _rate([r for r in recs if r.get("cut_off")], "recovered"),
+            "merged_turns": sum(r.get("merged_turns") or 0 for r in recs),
             "voice_to_audio_skills_ms": v2a["skill"], "voice_to_audio_llm_ms": v2a["llm"],
             "end_of_turn_ms": _stats([r.get("end_of_turn_ms") for r in recs if not r.get("cut_off")]),
             "silent_early_end": _rate([{"x": r["silent_early_ends"] > 0} for r in recs if "silent_early_ends" in r], "x"),
@@ -149,7 +168,8 @@ def summarize(records: list[dict], rules: tuple[str, ...]) -> dict:
             "false_barge_ins_aec": sum(r.get("false_barge_ins") or 0 for r in aec), "echo_aec_clips": len(aec),
             "barge_in_reaction_ms": _stats([r.get("reaction_ms") for r in barge]),
             "barge_in_stopped": _rate(barge, "stopped"),
-            "by_category": {c: {"clips": len(rs), "cut_off": _rate(rs, "cut_off"), "fulfilled": _rate(rs, "fulfilled")}
+            "by_category": {c: {"clips": len(rs), "cut_off": _rate(rs, "cut_off"), "fulfilled": _rate(rs, "fulfilled"),
+                                "recovered": _rate([r for r in rs if r.get("cut_off")], "recovered")}
                             for c in dict.fromkeys(r["category"] for r in recs)
                             for rs in [[r for r in recs if r["category"] == c]]},
         }
@@ -168,6 +188,7 @@ def markdown(summary: dict) -> str:
     """The table the README takes: one column per rule."""
     rules = list(summary)
     rows = [("cut-off rate (user not finished)", lambda s: _pct(s["cut_off"])),
+            ("… of those, answered whole after all (recovered)", lambda s: _pct(s.get("recovered"))),
             ("fulfilled", lambda s: _pct(s["fulfilled"])),
             ("ended early but said nothing (e.g. after \"Hey Penny,\")", lambda s: _pct(s["silent_early_end"])),
             ("voice → first audio, skills (median / p90 ms)", lambda s: _ms(s["voice_to_audio_skills_ms"])),

@@ -126,8 +126,10 @@ async def _follow_up(bench, mic: Mic, clip: corpus.TurnClip, rec: dict) -> None:
     await _answer_questions(bench, mic, clip, then=True, since=onset)
     then["replies"] = scoring.replies(mic.turns(onset))
     ok = _check(bench, clip.ask, then["replies"], then=True)
-    rec.update(then=then, then_fulfilled=ok, fulfilled=rec["fulfilled"] and ok,
-               cut_off=rec["cut_off"] or then["cut_off"])
+    cut = [part for part in (rec, then) if part["cut_off"]]
+    rec.update(then=then, then_fulfilled=ok, fulfilled=rec["fulfilled"] and ok, cut_off=bool(cut),
+               recovered=bool(cut) and all(part["recovered"] for part in cut),
+               merged_turns=rec.get("merged_turns", 0) + then["merged_turns"])
 
 
 async def _talk_over(bench, mic: Mic, clip: corpus.TurnClip) -> dict:
@@ -225,7 +227,8 @@ def main(*, quick: bool = False, out: Path | None = None, config: str | None = N
     console.print(f"{len(planned)} clips x {len(RULES)} rules, about {estimate_s(planned) / 60:.0f} min")
 
     def show(n: int, total: int, rec: dict) -> None:
-        cut = "[red]CUT[/red]" if rec.get("cut_off") else "ok "
+        cut = "ok " if not rec.get("cut_off") else "[yellow]CUT, then whole[/yellow]" if rec.get("recovered") \
+            else "[red]CUT[/red]"
         done = "[green]done[/green]" if rec["fulfilled"] else "[yellow]not done[/yellow]"
         extra = (f" react {rec['reaction_ms']} ms" if "reaction_ms" in rec else "") + \
             (f" false barge-ins {rec['false_barge_ins']}" if "false_barge_ins" in rec else "")

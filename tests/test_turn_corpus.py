@@ -146,6 +146,47 @@ def test_a_turn_built_from_half_the_sentence_is_a_cut_off_even_when_decided_late
     assert not ts.turns_of([(TRUE_END + 1, ok)])[0].early(TRUE_END)
 
 
+def _traced(tid: str, speech_start: float, speech_end: float, commit: float, merged_from: str | None = None):
+    return (commit + 1.0, TurnTrace(tid, marks={"speech_start": speech_start, "speech_end": speech_end,
+                                                "end_of_turn": commit}, merged_from=merged_from))
+
+
+def test_a_cut_off_answered_whole_after_all_is_recovered_and_still_a_cut_off():
+    # "what's on my calendar" answered early; the user goes on ("tomorrow"); the next turn heard both pieces
+    events = _answer("a", TRUE_END - 0.9, TRUE_END - 0.8, "You have one thing today.") + \
+        [_traced("a", TRUE_END - 2.5, TRUE_END - 1.2, TRUE_END - 0.9)] + \
+        _answer("b", TRUE_END + 0.4, TRUE_END + 0.6, "Tomorrow you have a piano lesson.") + \
+        [_traced("b", TRUE_END - 2.5, TRUE_END, TRUE_END + 0.4, merged_from="a")]
+    got = ts.judge_request(ts.turns_of(events), TRUE_END)
+    assert got["cut_off"] and got["recovered"] and got["merged_turns"] == 1
+    assert got["turns"][1]["merged_from"] == "a" and got["turns"][1]["speech_start_ms"] == -2500
+
+
+def test_a_cut_off_whose_rest_became_its_own_turn_is_not_recovered():
+    # the same cut, but "tomorrow" was heard alone: "Did you say: tomorrow?"
+    events = _answer("a", TRUE_END - 0.9, TRUE_END - 0.8) + [_traced("a", TRUE_END - 2.5, TRUE_END - 1.2,
+                                                                     TRUE_END - 0.9)] + \
+        _answer("b", TRUE_END + 0.4, TRUE_END + 0.6, "Did you say: tomorrow?") + \
+        [_traced("b", TRUE_END - 0.5, TRUE_END, TRUE_END + 0.4)]
+    got = ts.judge_request(ts.turns_of(events), TRUE_END)
+    assert got["cut_off"] and not got["recovered"] and got["merged_turns"] == 0
+    fine = ts.judge_request(ts.turns_of(_answer("c", TRUE_END + 0.3, TRUE_END + 0.5)), TRUE_END)
+    assert not fine["cut_off"] and not fine["recovered"]  # nothing to recover
+
+
+def test_recovered_is_a_share_of_the_cut_offs_in_the_summary_and_the_table():
+    base = {"category": "hesitation", "kind": "skill", "fulfilled": True, "silent_early_ends": 0}
+    recs = [{**base, "rule": "model", "cut_off": True, "recovered": True, "merged_turns": 1},
+            {**base, "rule": "model", "cut_off": True, "recovered": False, "merged_turns": 0},
+            {**base, "rule": "model", "cut_off": False, "recovered": False, "merged_turns": 0},
+            {**base, "rule": "silence", "cut_off": False, "recovered": False}]
+    s = ts.summarize(recs, ("silence", "model"))
+    assert s["model"]["cut_off"] == pytest.approx(0.667, abs=0.001) and s["model"]["recovered"] == 0.5
+    assert s["model"]["merged_turns"] == 1 and s["silence"]["recovered"] is None  # no cut-off to recover
+    assert s["model"]["by_category"]["hesitation"]["recovered"] == 0.5
+    assert "| … of those, answered whole after all (recovered) | – | 50 % |" in ts.markdown(s)
+
+
 def test_barge_in_reaction_and_false_barge_ins():
     onset = 50.0
     assert ts.reaction([onset - 1.0, onset + 0.25, onset + 0.4], onset) == pytest.approx(250)
@@ -170,7 +211,8 @@ def test_summary_and_markdown_read_per_rule_and_category():
     s = ts.summarize(recs, ("silence", "text", "model"))
     assert s["silence"]["cut_off"] == 0.25 and s["model"]["cut_off"] == 0.0
     assert s["model"]["voice_to_audio_skills_ms"]["median"] == 700.0
-    assert s["text"]["by_category"]["hesitation"] == {"clips": 1, "cut_off": 1.0, "fulfilled": 0.0}
+    assert s["text"]["by_category"]["hesitation"] == {"clips": 1, "cut_off": 1.0, "fulfilled": 0.0, "recovered": None}
+    assert s["text"]["recovered"] is None  # no record says
     assert s["text"]["false_barge_ins"] == 1 and s["text"]["barge_in_reaction_ms"]["median"] == 250.0
     table = ts.markdown(s)
     assert "| cut-off rate (user not finished) | 25 % | 25 % | 0 % |" in table

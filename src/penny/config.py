@@ -164,6 +164,9 @@ class VADConfig(Section):
     max_pause_ms: int = Field(1600, ge=100, le=10000)
     # A pause this long ends the turn when the model and the words agree it is finished.
     model_end_silence_ms: int = Field(200, ge=0, le=10000)
+    # Speech that starts this soon after the end of an early-ended turn's speech, over its reply, and adds to
+    # it ("what's on my calendar ... tomorrow") joins that turn when it changed nothing; 0: off.
+    continue_window_ms: int = Field(1500, ge=0, le=10000)
 
 
 class WakeConfig(Section):

@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from dataclasses import replace
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, AsyncGenerator, AsyncIterator
 
 from penny import languages
 from penny.config import PennyConfig
@@ -119,7 +119,7 @@ class Assistant:
     async def reply(self, session_id: str, text: str, *, turn_id: str | None = None,
                     trace: TurnTrace | None = None, commit: asyncio.Event | None = None,
                     heard: Understanding | None = None
-                    ) -> AsyncIterator[ReplyDelta | ReplyDone | BackendSwitched]:
+                    ) -> AsyncGenerator[ReplyDelta | ReplyDone | BackendSwitched, None]:
         """Stream the reply to one user turn; the turn is saved when it ends, interrupted or not.
 
         With `commit`, the turn is speculative until the event is set: the LLM may start, but nothing

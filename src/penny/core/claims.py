@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from contextlib import aclosing
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, AsyncGenerator
 
@@ -104,6 +105,24 @@ class Ledger:
     def supports(self, kind: str | None) -> bool:
         plugin = next((p for k, p, _ in _KINDS if k == kind), None)
         return any(ok and (plugin is None or p == plugin) for p, _, ok in self.done)
+
+
+# What the running turn's skills and tools changed: core/turn.py points it at the turn's TurnTrace.acted, in the
+# turn's own task, so a later turn knows whether this one may be merged away (core/continuation.py).
+_acted: ContextVar[list[str] | None] = ContextVar("penny_acted", default=None)
+
+
+def watch_actions(into: list[str]) -> None:
+    """From now on in this task, each change a skill or tool makes is noted in `into`."""
+    _acted.set(into)
+
+
+def acted(plugin: str, name: str, result: SkillResult) -> None:
+    """A skill or tool that changes things ran (plugins/registry.py); one that failed or only asked to
+    confirm changed nothing."""
+    into = _acted.get()
+    if into is not None and "error" not in result.data and not result.needs_confirmation:
+        into.append(f"{plugin}.{name}")
 
 
 class ClaimGuard:

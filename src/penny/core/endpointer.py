@@ -143,7 +143,8 @@ class Endpointer:
                 self._silence += len(f)
                 if not self._silence_sent and self._silence >= self.early_silence:
                     self._silence_sent, self._burst = True, 0
-                    events.append(SilenceStarted(t=self._last_voiced / SR, audio=self._audio()))
+                    events.append(SilenceStarted(t=self._last_voiced / SR, audio=self._audio(),
+                                                 start_t=self._start / SR, audio_t=self._utt_start / SR))
                 if self._silence >= self.pause_limit:
                     self._end(events, forced=False)
                     return
@@ -169,7 +170,8 @@ class Endpointer:
         audio = np.concatenate(self._utt) if self._utt else np.zeros(0, np.float32)
         keep = min(len(audio), self._last_voiced + self.tail_pad - self._utt_start)
         events.append(SpeechEnded(t=self._last_voiced / SR, audio=AudioChunk(audio[:keep].copy(), SR),
-                                  start_t=self._start / SR, decided_t=self._pos / SR))
+                                  start_t=self._start / SR, decided_t=self._pos / SR,
+                                  audio_t=self._utt_start / SR))
         trailing = audio[max(0, self._last_voiced - self._utt_start):]
         self._clear_turn()
         self.state = IDLE

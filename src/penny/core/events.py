@@ -38,6 +38,7 @@ class SpeechEnded:
     audio: AudioChunk  # the utterance, pre-roll included
     start_t: float = 0.0
     decided_t: float = 0.0  # stream time at which end-of-turn was decided
+    audio_t: float = 0.0  # stream time of the audio's first sample
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,9 @@ class SilenceStarted:
     """Speech paused: an early chance to start transcribing (may be discarded)."""
 
     t: float
-    audio: AudioChunk
+    audio: AudioChunk  # the utterance so far, pre-roll included
+    start_t: float = 0.0  # its first voiced sample
+    audio_t: float = 0.0  # stream time of the audio's first sample
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ class StageEvent:
 
 # The trace's name for each stage event (the marks benchmarks and logs read).
 STAGE_MARKS = {
+    ("speech", "start"): "speech_start",
     ("speech", "end"): "speech_end",
     ("turn", "start"): "end_of_turn",
     ("stt", "start"): "stt_start",
@@ -195,6 +199,8 @@ class TurnTrace:
     end_rule: str | None = None
     end_p: float | None = None  # the end-of-turn model's probability that the user had finished
     heard: dict = field(default_factory=dict)  # how sure Penny was of the words (see core/understanding.py)
+    acted: list[str] = field(default_factory=list)  # what its skills and tools changed ("timers.HassStartTimer")
+    merged_from: str | None = None  # the turn it joined: the user went on after it (core/continuation.py)
 
     def mark(self, name: str, at: float | None = None) -> None:
         self.marks.setdefault(name, time.perf_counter() if at is None else at)
@@ -220,6 +226,8 @@ class TurnTrace:
             "end_rule": self.end_rule,
             "end_p": None if self.end_p is None else round(self.end_p, 3),
             "heard": dict(self.heard),
+            "acted": list(self.acted),
+            "merged_from": self.merged_from,
         }
 
     def log_line(self) -> str:

@@ -8,6 +8,8 @@ everything the session does comes out of `events()`. Every stage overlaps the ne
   dropped without a trace. Skills with side effects wait for the end of turn.
 - streaming: the first speakable clause goes to TTS while the LLM is still writing.
 - barge-in: a new utterance during a reply interrupts it.
+- continuation: speech that barges in right after an early end of turn may join that turn
+  ("what's on my calendar ... tomorrow"; core/continuation.py).
 """
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ import copy
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 import numpy as np
 
+from penny.core.continuation import MERGEABLE, Continuation, Utterance, joined, own_part
 from penny.core.contracts import AudioSink, Frame, SessionEngines
 from penny.core.events import Alert, AudioChunk, SessionEvent, SilenceStarted, SpeechEnded, SpeechStarted
 from penny.core.output import Playback, TurnOutput
@@ -29,6 +33,19 @@ from penny.core.turns import Speculation, Turns
 from penny.core.wake_gate import WakeGate
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class LastTurn:
+    """The latest turn heard: speech that goes on from it may join it (core/continuation.py)."""
+
+    turn: TurnRunner
+    rule: str  # what ended it
+    cut: bool = False  # the user's voice stopped its reply (a barge-in, not Penny's echo)
+
+
+def _utterance(ev: SilenceStarted | SpeechEnded) -> Utterance:
+    return Utterance(ev.audio, ev.audio_t + ev.audio.duration_s, ev.start_t, ev.t)
 
 
 class VoiceSession:
@@ -50,6 +67,7 @@ class VoiceSession:
         self._wall_at_stream_t = time.perf_counter()
         self._answered_t = -1.0  # stream time of the utterance a fast end of turn already answered
         self._ptt: list[Frame] | None = None
+        self._last: LastTurn | None = None
         self._closed = False
         self.turns_done = 0
 
@@ -73,7 +91,7 @@ class VoiceSession:
         if self.speaking and not self._hears_itself() and \
                 self.endpointer.voiced_s * 1000 >= self.cfg.vad.barge_in_ms:
             log.info("barge-in at %.2fs", self._stream_t)  # before min_speech_ms confirms the utterance
-            await self.interrupt()
+            await self._barge_in()
         if (state := self.gate.poll(self._stream_t)) is not None:
             await self.playback.emit(state)  # Listening: the gate opened or closed
         spec = self.turns.spec
@@ -96,18 +114,21 @@ class VoiceSession:
     async def push_to_talk(self, pressed: bool) -> None:
         if pressed:
             await self.interrupt()
-            self._ptt = []
+            self._ptt, self._last = [], None
             return await self.playback.emit(SpeechStarted(self._stream_t))
         if self._ptt is None:
             return
         audio = AudioChunk(np.concatenate(self._ptt) if self._ptt else np.zeros(0, np.float32), SR)
         self._ptt = None
-        ev = SpeechEnded(self._stream_t, audio, self._stream_t - audio.duration_s, self._stream_t)
+        start = self._stream_t - audio.duration_s
+        ev = SpeechEnded(self._stream_t, audio, start, self._stream_t, start)
         await self.playback.emit(ev)
-        self.turns.start(audio, (ev.start_t, ev.t), self._wall(ev.t), self.gate, addressed=True)
+        self.turns.start(_utterance(ev), (ev.start_t, ev.t), (self._wall(start), self._wall(ev.t)), self.gate,
+                         addressed=True)
 
     async def ask(self, text: str) -> None:
         """A typed turn: skips hearing, goes straight to the assistant."""
+        self._last = None
         await self.turns.ask(text)
 
     async def interrupt(self) -> None:
@@ -123,12 +144,14 @@ class VoiceSession:
             await self.playback.emit(ev)
             if self.speaking and self._barge_in_allowed():
                 log.info("barge-in at %.2fs", ev.t)
-                await self.interrupt()
+                await self._barge_in()
         elif isinstance(ev, SilenceStarted):
-            span = (max(0.0, ev.t - ev.audio.duration_s), ev.t)
-            if self.turns.runner.speculates and not self.speaking and self.gate.admits(*span):
-                self.turns.speculate(ev.audio, span, self._wall(ev.t), copy.copy(self.gate))
-                self.turn_end.pause(ev.t, ev.audio.as_float32())
+            heard, cont = self._goes_on(_utterance(ev))
+            span = (heard.start_t, ev.t)
+            admitted = cont is not None or self.gate.admits(*span)
+            if self.turns.runner.speculates and not self.speaking and admitted:
+                self.turns.speculate(heard, span, self._walls(heard), copy.copy(self.gate), cont)
+                self.turn_end.pause(ev.t, (cont.heard if cont and cont.joins else heard).audio.as_float32())
         else:
             await self.playback.emit(ev)
             if abs(ev.t - self._answered_t) < 0.05:
@@ -136,20 +159,46 @@ class VoiceSession:
             if self.speaking and not self._barge_in_allowed():
                 return self.turns.drop_speculation()  # probably Penny hearing itself
             if self.speaking:
-                await self.interrupt()
+                await self._barge_in()
             spec = self.turns.spec
             if spec is not None and spec.silence_t >= ev.t - 0.05:  # nobody spoke after the pause began
                 return await self._end_turn(spec, "max_pause" if self.turn_end.held else "silence")
             self.turn_end.resume()
             self.turns.drop_speculation()
-            if self.gate.admits(ev.start_t, ev.t):  # a closed gate (acoustic wake) drops it here: no STT
-                self.turns.start(ev.audio, (ev.start_t, ev.t), self._wall(ev.t), self.gate, addressed=False)
+            heard, cont = self._goes_on(_utterance(ev))
+            # a closed gate (acoustic wake) drops it here, before STT; speech going on from a turn it let in may join
+            if cont is not None or self.gate.admits(heard.start_t, ev.t):
+                turn = self.turns.start(heard, (heard.start_t, ev.t), self._walls(heard), self.gate,
+                                        addressed=False, joined=cont)
+                self._last = LastTurn(turn, "silence")
 
     async def _end_turn(self, spec: Speculation, rule: str) -> None:
         """The pause was the end of the turn: its held output goes out, with what the turn model made of it."""
         spec.turn.trace.end_p = self.turn_end.p_done
         self.turn_end.resume()
         self.gate = await self.turns.commit(spec, rule)
+        self._last = LastTurn(spec.turn, rule)
+
+    def _goes_on(self, new: Utterance) -> tuple[Utterance, Continuation | None]:
+        """The new speech alone, and the last turn when this speech cut its reply within continue_window_ms
+        of the end of its words; it may join that turn if an early rule ended it and it changed nothing."""
+        last = self._last
+        prev = last.turn.heard if last is not None else None
+        if last is None or prev is None or last.turn.gate_before is None:
+            return new, None
+        own, trace = own_part(prev, new), last.turn.trace
+        if not last.cut or own.start_t - prev.end_t > self.cfg.vad.continue_window_ms / 1000.0:
+            return own, None
+        joins = last.rule in MERGEABLE and not trace.acted and trace.intent != "forget"
+        return own, Continuation(trace.turn_id, joined(prev, new), copy.copy(last.turn.gate_before),
+                                 trace.marks.get("speech_start", self._wall(prev.start_t)), joins,
+                                 "".join(last.turn.replied))
+
+    async def _barge_in(self) -> None:
+        """The user's voice over a reply: it stops, and the speech may go on from that turn."""
+        if self._last is not None and self.turns.turn_id == self._last.turn.trace.turn_id:
+            self._last.cut = True
+        await self.interrupt()
 
     def _hears_itself(self) -> bool:
         """A speaker with no echo cancellation: Penny may hear its own voice."""
@@ -159,6 +208,9 @@ class VoiceSession:
     def _barge_in_allowed(self) -> bool:
         # Where Penny may hear itself, only a confident voice interrupts (a wake word over a reply is ignored).
         return not self._hears_itself() or self.endpointer.last_probability >= self.cfg.vad.barge_in_threshold
+
+    def _walls(self, heard: Utterance) -> tuple[float, float]:
+        return self._wall(heard.start_t), self._wall(heard.end_t)
 
     def _wall(self, stream_t: float) -> float:
         """Wall-clock time of a stream time: the newest fed sample arrived at _wall_at_stream_t."""

@@ -7,13 +7,17 @@ the real exception in the log. Each stage reports itself with StageEvents, which
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import logging
 from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable
 
+from penny.core.claims import watch_actions
+from penny.core.continuation import Continuation, Utterance, echoes, stands_alone
 from penny.core.contracts import SessionEngines
 from penny.core.events import (AudioChunk, BackendSwitched, ErrorEvent, ReplyDelta, ReplyDone, ReplyStarted,
-                               TurnTrace, WakeDetected)
+                               Transcript, TurnTrace, WakeDetected)
 from penny.core.output import Playback, TurnOutput
 from penny.core.sentences import SentenceSplitter
 from penny.core.understanding import Understanding
@@ -45,8 +49,12 @@ class TurnRunner:
         # What Whisper heard, once understood: core/turn_end.py reads it at a pause.
         self.words: str | None = None
         self.unfinished = False  # the words name a skill but are no request yet
+        self.heard: Utterance | None = None  # the audio it was built from: both pieces when it joined a cut turn
+        self.gate_before: WakeGate | None = None  # the wake gate before it heard its words
+        self.replied: list[str] = []  # its answer so far
 
     async def run(self, work: Awaitable[None]) -> None:
+        watch_actions(self.trace.acted)  # this task's own context: what its skills change lands in the trace
         try:
             await work
         except Exception as exc:
@@ -59,12 +67,19 @@ class TurnRunner:
             await self.out.stage("turn", "end")
             await self.out.emit(ReplyDone(self.trace.turn_id, APOLOGY))
 
-    async def hear(self, audio: AudioChunk, span: tuple[float, float], gate: WakeGate, addressed: bool) -> None:
+    async def hear(self, speech: Utterance, span: tuple[float, float], gate: WakeGate, addressed: bool,
+                   joined: Continuation | None = None) -> None:
+        """`joined`: the cut turn this speech may go on from (core/continuation.py)."""
         engines = self.ctx.engines
         assistant = engines.assistant
+        self.heard, self.gate_before = speech, copy.copy(gate)  # what speech going on from this turn joins
         await self.out.stage("stt", "start")
         try:
-            transcript = await engines.stt.transcribe(audio, initial_prompt=assistant.stt_prompt(self.ctx.stt_prompt))
+            transcript = await self._transcribe(speech.audio)
+            if joined is not None and not echoes(transcript.text, joined.echo):  # cut a reply: meant for Penny
+                gate, self.gate_before = joined.gate, copy.copy(joined.gate)
+                if joined.joins and not stands_alone(transcript.text, engines.cfg.assistant.name, self._parses):
+                    transcript, speech, span = await self._join(joined, transcript.text)
         except PennyError as exc:
             await self.out.emit(ErrorEvent(exc.code, str(exc)))
             return
@@ -74,7 +89,7 @@ class TurnRunner:
         self.words = heard_text  # core/turn_end.py may judge the pause now, before any rescoring
         # Worth scoring against the phrase book: a turn for Penny (the wake word fired in it, or the gate is open).
         for_me = addressed or gate.admits(*span)
-        transcript = await assistant.best_reading(transcript, audio, engines.stt, for_me, self.trace)
+        transcript = await assistant.best_reading(transcript, speech.audio, engines.stt, for_me, self.trace)
         await self.out.emit(transcript)
         text = transcript.text.strip()
         if not text:
@@ -100,35 +115,55 @@ class TurnRunner:
         self.words, self.unfinished = heard_text, understood.unfinished
         await self.reply(command, understood)
 
+    async def _join(self, joined: Continuation, words: str) -> tuple[Transcript, Utterance, tuple[float, float]]:
+        """The rest of the cut turn's request: both pieces heard as one; that turn leaves the conversation."""
+        log.info("%r goes on from turn %s: heard together", words, joined.turn_id)
+        transcript = await self._transcribe(joined.heard.audio)
+        self.heard, self.trace.merged_from = joined.heard, joined.turn_id
+        self.trace.marks["speech_start"] = joined.speech_start
+        self.ctx.engines.assistant.memory.forget_turn(self.ctx.session_id, joined.turn_id)
+        return transcript, joined.heard, (joined.heard.start_t, joined.heard.end_t)
+
+    async def _transcribe(self, audio: AudioChunk) -> Transcript:
+        prompt = self.ctx.engines.assistant.stt_prompt(self.ctx.stt_prompt)
+        return await self.ctx.engines.stt.transcribe(audio, initial_prompt=prompt)
+
+    def _parses(self, text: str) -> bool:
+        plugins = self.ctx.engines.assistant.plugins
+        return plugins is not None and plugins.route(text) is not None
+
     async def reply(self, text: str, heard: Understanding | None = None) -> None:
         trace, out, turn_id = self.trace, self.out, self.trace.turn_id
         await out.emit(ReplyStarted(turn_id, text))
         speech: asyncio.Queue[str | None] = asyncio.Queue()
         tasks = [asyncio.create_task(self._speak(speech)), asyncio.create_task(self._filler())]
         splitter = SentenceSplitter(language=self.ctx.engines.cfg.assistant.language)
-        full: list[str] = []
+        full = self.replied
+        answer = self.ctx.engines.assistant.reply(self.ctx.session_id, text, turn_id=turn_id, trace=trace,
+                                                  commit=self.commit, heard=heard)
         try:
-            async for ev in self.ctx.engines.assistant.reply(self.ctx.session_id, text, turn_id=turn_id, trace=trace,
-                                                             commit=self.commit, heard=heard):
-                if isinstance(ev, ReplyDelta):
-                    await out.stage("reply", "first")
-                    await out.emit(ev)
-                    full.append(ev.text)
-                    await self._queue(speech, self._pieces(splitter, ev.text))
-                elif isinstance(ev, BackendSwitched):
-                    await out.emit(ev)
-                elif isinstance(ev, ReplyDone):
-                    await self._queue(speech, self._rest(splitter, full))
-                    speech.put_nowait(None)
-                    await tasks[0]
-                    if self.commit is not None:
-                        await self.commit.wait()  # a reply ready before the end of turn waits for it
-                    await self.ctx.playback.drain()
-                    await out.stage("turn", "end")
-                    self.ctx.answered()
-                    await out.emit(ev)
-                    await out.emit(trace)
-                    log.info(trace.log_line())
+            # aclosing: a barge-in saves the turn to memory now, not when the generator is collected
+            async with contextlib.aclosing(answer):
+                async for ev in answer:
+                    if isinstance(ev, ReplyDelta):
+                        await out.stage("reply", "first")
+                        await out.emit(ev)
+                        full.append(ev.text)
+                        await self._queue(speech, self._pieces(splitter, ev.text))
+                    elif isinstance(ev, BackendSwitched):
+                        await out.emit(ev)
+                    elif isinstance(ev, ReplyDone):
+                        await self._queue(speech, self._rest(splitter, full))
+                        speech.put_nowait(None)
+                        await tasks[0]
+                        if self.commit is not None:
+                            await self.commit.wait()  # a reply ready before the end of turn waits for it
+                        await self.ctx.playback.drain()
+                        await out.stage("turn", "end")
+                        self.ctx.answered()
+                        await out.emit(ev)
+                        await out.emit(trace)
+                        log.info(trace.log_line())
         except asyncio.CancelledError:
             if not out.held:  # a dropped speculation leaves no trace; a real turn is marked interrupted
                 trace.interrupted = True

@@ -8,7 +8,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Awaitable
 
-from penny.core.events import AudioChunk, StageEvent, TurnTrace
+from penny.core.continuation import Continuation, Utterance
+from penny.core.events import StageEvent, TurnTrace
 from penny.core.turn import TurnContext, TurnRunner
 from penny.core.wake_gate import WakeGate
 
@@ -32,10 +33,12 @@ class Turns:
     def speaking(self) -> bool:
         return (self.task is not None and not self.task.done()) or self.playback.playing
 
-    def speculate(self, audio: AudioChunk, span: tuple[float, float], speech_end: float, gate: WakeGate) -> None:
+    def speculate(self, heard: Utterance, span: tuple[float, float], speech: tuple[float, float], gate: WakeGate,
+                  joined: Continuation | None = None) -> None:
+        """`speech`: wall-clock times of the utterance's first and last voiced samples."""
         self.drop_speculation()
-        turn = self._new(None, speech_end, held=True, commit=asyncio.Event())
-        task = self._run(turn, turn.hear(audio, span, gate, False))
+        turn = self._new(None, speech, held=True, commit=asyncio.Event())
+        task = self._run(turn, turn.hear(heard, span, gate, False, joined))
         self.spec = Speculation(span[1], task, turn, gate)
 
     def drop_speculation(self) -> None:
@@ -54,11 +57,12 @@ class Turns:
             spec.turn.commit.set()
         return spec.gate
 
-    def start(self, audio: AudioChunk, span: tuple[float, float], speech_end: float, gate: WakeGate,
-              addressed: bool) -> None:
-        turn = self._new("push_to_talk" if addressed else "silence", speech_end)
+    def start(self, heard: Utterance, span: tuple[float, float], speech: tuple[float, float], gate: WakeGate,
+              addressed: bool, joined: Continuation | None = None) -> TurnRunner:
+        turn = self._new("push_to_talk" if addressed else "silence", speech)
         turn.trace.record(StageEvent(turn.trace.turn_id, "turn", "start"))
-        self._run(turn, turn.hear(audio, span, gate, addressed))
+        self._run(turn, turn.hear(heard, span, gate, addressed, joined))
+        return turn
 
     async def ask(self, text: str) -> None:
         """A typed turn: skips hearing, goes straight to the assistant."""
@@ -89,12 +93,13 @@ class Turns:
                 await asyncio.shield(self.task)
         await asyncio.sleep(0)
 
-    def _new(self, rule: str | None, speech_end: float | None, held: bool = False,
+    def _new(self, rule: str | None, speech: tuple[float, float] | None, held: bool = False,
              commit: asyncio.Event | None = None) -> TurnRunner:
         turn = self.runner(self.ctx, TurnTrace(uuid.uuid4().hex[:8], self.ctx.session_id, end_rule=rule), held,
                            commit)
-        if speech_end is not None:
-            turn.trace.record(StageEvent(turn.trace.turn_id, "speech", "end", speech_end))
+        if speech is not None:
+            turn.trace.record(StageEvent(turn.trace.turn_id, "speech", "start", speech[0]))
+            turn.trace.record(StageEvent(turn.trace.turn_id, "speech", "end", speech[1]))
         return turn
 
     def _run(self, turn: TurnRunner, work: Awaitable[None]) -> asyncio.Task[None]:

@@ -93,6 +93,14 @@ class MemoryStore:
             cur = self._db.execute("UPDATE turns SET forgotten=1 WHERE session_id=? AND forgotten=0", (session_id,))
             return cur.rowcount
 
+    def forget_turn(self, session_id: str, turn_id: str) -> int:
+        """One turn leaves the model's context (the user went on, and the next turn holds the whole
+        request: core/continuation.py); it stays on disk for `penny history`."""
+        with self._lock:
+            cur = self._db.execute("UPDATE turns SET forgotten=1 WHERE session_id=? AND turn_id=? AND forgotten=0",
+                                   (session_id, turn_id))
+            return cur.rowcount
+
     def turns(self, session_id: str, include_forgotten: bool = True) -> list[Turn]:
         sql = "SELECT session_id, turn_id, created, user_text, reply_text, interrupted, intent, backend, trace " \
               "FROM turns WHERE session_id=?" + ("" if include_forgotten else " AND forgotten=0") + " ORDER BY id"

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Awaitable, Callable
 
+from penny.core.claims import acted
 from penny.core.events import Alert
 from penny.plugins.base import Clock, IntentMatch, Plugin, SkillResult, Tool, \
     current_session
@@ -77,6 +78,8 @@ class PluginRegistry:
         if intent is None:
             return SkillResult("Sorry, I don't know how to do that.", plugin=match.plugin)
         result = await self._run(match.plugin, intent.handler, match.slots, session_id)
+        if not intent.read_only:
+            acted(match.plugin, intent.name, result)
         return self._remember(session_id, match.plugin, self._in_language(result, intent.sentences, match.slots))
 
     def _in_language(self, result: SkillResult, sentences: str | None, said: dict | None = None) -> SkillResult:
@@ -97,7 +100,9 @@ class PluginRegistry:
             if answer is True:
                 plugin = self.plugins.get(pending.plugin)
                 if plugin is not None:
-                    return await self._run(pending.plugin, lambda _: plugin.confirm(pending.action), {}, session_id)
+                    result = await self._run(pending.plugin, lambda _: plugin.confirm(pending.action), {}, session_id)
+                    acted(pending.plugin, "confirm", result)
+                    return result
             if answer is False:
                 return SkillResult(phrase("declined", self.router.library.language, "Okay, I won't."),
                                    {"cancelled": pending.action}, pending.plugin)
@@ -191,6 +196,8 @@ class PluginRegistry:
             return SkillResult(f"The arguments for {name} must be a JSON object.", {"error": "bad-arguments"},
                                plugin.name)
         result = await self._run(plugin.name, tool.handler, args, session_id)
+        if not tool.read_only:
+            acted(plugin.name, name, result)
         if name in TOOL_INTENTS:  # what Penny says itself; a read-only result goes to the LLM as it is
             result = self._in_language(result, TOOL_INTENTS[name])
         return self._remember(session_id, plugin.name, result)
