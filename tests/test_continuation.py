@@ -5,9 +5,10 @@ with the real models in wake-word mode (Penny's own "Hey Penny", Silero, Smart T
 calendar and timer skills on a fixed clock; a stub LLM), fed at real-time pace."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import icalendar
 import numpy as np
 import pytest
 import pytest_asyncio
@@ -22,25 +23,22 @@ from penny.core.events import AudioChunk, TextDelta
 SR = 16000
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=BERLIN)  # a Wednesday morning
-ICS = """BEGIN:VCALENDAR\r
-VERSION:2.0\r
-PRODID:-//Penny tests//EN\r
-BEGIN:VEVENT\r
-UID:dentist@penny-tests\r
-DTSTAMP:20261101T000000Z\r
-DTSTART;TZID=Europe/Berlin:20261125T100000\r
-DTEND;TZID=Europe/Berlin:20261125T110000\r
-SUMMARY:Dentist appointment\r
-END:VEVENT\r
-BEGIN:VEVENT\r
-UID:piano@penny-tests\r
-DTSTAMP:20261101T000000Z\r
-DTSTART;TZID=Europe/Berlin:20261126T170000\r
-DTEND;TZID=Europe/Berlin:20261126T180000\r
-SUMMARY:Piano lesson\r
-END:VEVENT\r
-END:VCALENDAR\r
-"""
+
+
+def calendar_ics(*events: tuple[str, datetime]) -> bytes:
+    """A calendar with one-hour events (title, start)."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//Penny tests//EN")
+    cal.add("version", "2.0")
+    for title, start in events:
+        ev = icalendar.Event()
+        ev.add("uid", f"{title}@penny-tests")
+        ev.add("dtstamp", start)
+        ev.add("dtstart", start)
+        ev.add("dtend", start + timedelta(hours=1))
+        ev.add("summary", title)
+        cal.add_component(ev)
+    return cal.to_ical()
 
 
 # ---------------------------------------------------------------- the pure parts
@@ -293,7 +291,8 @@ async def engines(tmp_path_factory):
     from penny.plugins.loading import build_plugins
 
     tmp = tmp_path_factory.mktemp("continuation")
-    (tmp / "calendar.ics").write_text(ICS, encoding="utf-8")
+    (tmp / "calendar.ics").write_bytes(calendar_ics(("Dentist appointment", NOW.replace(hour=10)),
+                                                    ("Piano lesson", NOW.replace(hour=17) + timedelta(days=1))))
     cfg = PennyConfig.model_validate({"assistant": {"timezone": "Europe/Berlin"}, "tts": {"cache": {"enabled": False}},
                                       "plugins": {"calendar": {"sources": [str(tmp / "calendar.ics")]}}})
     stt = build_stt(cfg)
