@@ -374,3 +374,28 @@ async def test_a_lead_in_is_kept_when_the_whole_request_parses_or_the_rest_does_
         transcript = heard_as(heard, MEDIUM)
         assert (await a.best_reading(transcript, None, Unscored(), addressed=True)).text == heard
 
+
+
+async def test_a_request_only_a_catch_all_takes_is_still_checked_against_the_phrase_book(penny):
+    """"What's a vet, please?" finds the note about the vet (the notes' catch-all), but Whisper may have
+    misheard "what's the date, please?": the phrase book's requests are scored too; a clear note question
+    whose words Whisper is sure of keeps its reading."""
+    a, _, registry = penny
+    await turn(a, "Make a note that the vet opens at nine.")
+    assert registry.route("What's a vet, please?").catch_all
+
+    class Scorer:  # Whisper's fit of each reading: the date question about as good as what it wrote
+        def __init__(self, date: float):
+            self.date, self.asked = date, []
+
+        async def score(self, audio, texts, *, prefix=""):
+            self.asked.append(texts)
+            return [-0.9] + [self.date if "date" in t else -4.0 for t in texts[1:]]
+
+    heard = heard_as("Hey Penny, what's a vet, please?", MEDIUM)
+    reading = await a.best_reading(heard, None, Scorer(-1.2), addressed=True)
+    assert "date" in reading.text.lower() and reading.text.startswith("Hey Penny,")
+    assert (await a.best_reading(heard, None, Scorer(-3.0), addressed=True)) is heard
+    sure = Scorer(-1.0)
+    assert (await a.best_reading(heard_as("Hey Penny, when does the vet open?", MEDIUM), None, sure,
+                                 addressed=True)).text == "Hey Penny, when does the vet open?"

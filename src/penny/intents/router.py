@@ -130,7 +130,7 @@ class IntentRouter:
     def route(self, text: str) -> IntentMatch | None:
         for c in self.candidates(text):
             log.debug("routed %r -> %s.%s %s", text, c.plugin, c.intent.name, c.slots)
-            return IntentMatch(c.plugin, c.intent.name, c.slots, normalize(text))
+            return IntentMatch(c.plugin, c.intent.name, c.slots, normalize(text), c.intent.fallback)
         return None
 
     def intent(self, match: IntentMatch) -> Intent | None:

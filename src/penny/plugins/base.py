@@ -32,6 +32,7 @@ class IntentMatch:
     intent: str
     slots: dict[str, str]
     text: str  # the normalised text that matched
+    catch_all: bool = False  # only a catch-all intent took it ("what's a vet" -> a note that mentions the vet)
 
 
 Handler = Callable[[dict], Awaitable[SkillResult]]

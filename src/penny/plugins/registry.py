@@ -129,11 +129,13 @@ class PluginRegistry:
                     best, score = example, s
         return best
 
-    async def near_requests(self, text: str, limit: int = 4) -> list[str]:
-        """Requests of the phrase book spelled most like `text` that parse now, closest first. The search
-        (10-20 ms) runs in a thread: the event loop keeps serving audio and barge-in."""
+    async def near_requests(self, text: str, limit: int = 4, closely: bool = False) -> list[str]:
+        """Requests of the phrase book spelled most like `text` that parse now (`closely`: not only through a
+        catch-all), closest first. The search (10-20 ms) runs in a thread: the event loop keeps serving audio
+        and barge-in."""
         near = await asyncio.to_thread(self.phrases.near, text, limit * 3)
-        return [s for s in near if self.route(s) is not None][:limit]
+        routes = [(s, self.route(s)) for s in near]
+        return [s for s, m in routes if m is not None and not (closely and m.catch_all)][:limit]
 
     def vocabulary(self) -> list[str]:
         words: list[str] = []
