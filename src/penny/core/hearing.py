@@ -75,9 +75,12 @@ class Hearing:
             if misheard:  # the skills see the name they know
                 prefix, command = f"Hey {name},", rest
                 transcript = replace(transcript, text=f"{prefix} {rest}")
-        if not command or (not addressed and not prefix) or self._parses_closely(command):
+        if not command or (not addressed and not prefix):
             return transcript
-        near = await self.plugins.near_requests(command, closely=self.parses(command))
+        match = self.plugins.route(command)
+        if match is not None and not match.catch_all:  # a skill's own sentences take it ("What's a vet, please?"
+            return transcript  # only finds a note about the vet: "what's the date, please?" may be what was said)
+        near = await self.plugins.near_requests(command, closely=match is not None)
         if not near:
             return transcript
         texts = [written(normalize(command))] + [written(s) for s in near]
@@ -96,12 +99,6 @@ class Hearing:
         if i is None:
             return transcript
         return replace(transcript, text=f"{prefix} {texts[i]}".strip(), avg_logprob=round(scores[i], 4))
-
-    def _parses_closely(self, text: str) -> bool:
-        """A request a skill's own sentences take, not only a catch-all: "What's a vet, please?" finds a note
-        about the vet, but the phrase book's "what's the date please" may be what was said."""
-        match = self.plugins.route(text) if self.plugins is not None else None
-        return match is not None and not match.catch_all
 
     def _lead_in(self, text: str) -> tuple[str, str]:
         """A short first phrase and the rest of `text`, when the rest parses and the phrase is no part of

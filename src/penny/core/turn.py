@@ -78,7 +78,8 @@ class TurnRunner:
             transcript = await self._transcribe(speech.audio)
             if joined is not None and not echoes(transcript.text, joined.echo):  # cut a reply: meant for Penny
                 gate, self.gate_before = joined.gate, copy.copy(joined.gate)
-                if joined.joins and not stands_alone(transcript.text, engines.cfg.assistant.name, self._parses):
+                name, parses = engines.cfg.assistant.name, assistant.hearing.parses
+                if joined.joins and not stands_alone(transcript.text, name, parses):
                     transcript, speech, span = await self._join(joined, transcript.text)
         except PennyError as exc:
             await self.out.emit(ErrorEvent(exc.code, str(exc)))
@@ -127,10 +128,6 @@ class TurnRunner:
     async def _transcribe(self, audio: AudioChunk) -> Transcript:
         prompt = self.ctx.engines.assistant.stt_prompt(self.ctx.stt_prompt)
         return await self.ctx.engines.stt.transcribe(audio, initial_prompt=prompt)
-
-    def _parses(self, text: str) -> bool:
-        plugins = self.ctx.engines.assistant.plugins
-        return plugins is not None and plugins.route(text) is not None
 
     async def reply(self, text: str, heard: Understanding | None = None) -> None:
         trace, out, turn_id = self.trace, self.out, self.trace.turn_id
