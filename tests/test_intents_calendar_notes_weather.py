@@ -141,6 +141,7 @@ NOTES = [
     ("note: the spare key is under the mat", "remember", {"note": "the spare key is under the mat"}),
     ("make a note that the boiler was serviced in march", "remember", {"note": "the boiler was serviced in march"}),
     ("take a note the car is in level 3", "remember", {"note": "the car is in level 3"}),
+    ("Take a note, um, buy milk.", "remember", {"note": "buy milk"}),  # a hesitation is no part of the note
     ("jot down the plumber's number is 555 1234", "remember", {"note": "the plumbers number is 555 1234"}),
     ("write down that the gate code is 4711", "remember", {"note": "the gate code is 4711"}),
     ("Add a note: call the plumber about the leak.", "remember", {"note": "call the plumber about the leak"}),
@@ -264,6 +265,18 @@ async def test_note_questions_and_forget_need_a_matching_note(tmp_path):
     r = await reg.handle_text("s", "forget the note about the wifi password")
     assert r.text == "Okay, I forgot one note."
     assert reg.route("where is the wifi password") is None
+
+
+async def test_a_note_question_finds_words_whisper_spelled_nearly_alike(tmp_path):
+    """"Who did I lend my ladder to?" (the note says "lent"), and Whisper's "square key" for "spare key"."""
+    reg, _ = make_registry(tmp_path)
+    await reg.handle_text("s", "remember I lent my ladder to Tom")
+    await reg.handle_text("s", "remember the spare house key is with Mrs. Patel")
+    for text, answer in [("Who did I lend my ladder to?", "Tom"), ("Who has the square key?", "Patel")]:
+        r = await reg.handle_text("s", text)
+        assert r is not None and answer.lower() in r.text.lower() and not r.text.endswith(".."), (text, r)
+    for text in ("What is a letter?", "Who invented the key?", "Where is the Eiffel tower?"):
+        assert reg.route(text) is None, text
 
 
 async def test_shopping_list_add_read_remove_clear(tmp_path):

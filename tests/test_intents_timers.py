@@ -157,6 +157,8 @@ ROUTES = [
 ]
 
 NOT_TIMERS = [
+    "set up the timer for 4 minutes",  # Whisper's "set the timer": no timer named "up the"
+    "set a t timer for 4 minutes",  # "a tea timer" misheard: no timer named "t"
     "how do i set a timer on my phone",
     "tell me a joke about timers",
     "what time did the titanic sink",

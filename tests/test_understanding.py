@@ -399,3 +399,44 @@ async def test_a_request_only_a_catch_all_takes_is_still_checked_against_the_phr
     sure = Scorer(-1.0)
     assert (await a.best_reading(heard_as("Hey Penny, when does the vet open?", MEDIUM), None, sure,
                                  addressed=True)).text == "Hey Penny, when does the vet open?"
+
+
+@pytest.mark.parametrize("heard", ["Hey Penny, what's been with Alex tomorrow at 8pm?",
+                                   "Is it going terrain tomorrow?", "Set a long retirement of 50 minutes.",
+                                   "In two hours the item needs us to match."])
+async def test_words_naming_a_time_that_parse_as_nothing_are_asked_about_not_answered(penny, heard):
+    """On the accuracy corpus these were misheard requests, and the LLM answered them as confidently as it
+    answers right ("It's going to be a beautiful day tomorrow.")."""
+    a, llm, _ = penny
+    reply, trace = await turn(a, heard, HIGH)
+    assert reply.startswith("Did you say:") and llm.calls == [] and trace.intent == "clarify"
+
+
+@pytest.mark.parametrize("question", ["How many minutes are there in an hour?", "What is the capital of France?",
+                                      "How many days are there in a week?"])
+async def test_open_questions_without_a_day_or_time_still_reach_the_llm(penny, question):
+    a, llm, _ = penny
+    await turn(a, question, HIGH)
+    assert len(llm.calls) == 1
+
+
+class AnswerScorer:  # Whisper's fit of Whisper's own reading, "Yes." and "No."
+    def __init__(self, yes: float, no: float):
+        self.yes, self.no = yes, no
+
+    async def score(self, audio, texts, *, prefix=""):
+        assert texts[1:] == ["Yes.", "No."]
+        return [-0.8, self.yes, self.no]
+
+
+@pytest.mark.parametrize("yes, no, meant", [
+    (-3.0, -1.5, "No."),  # a no within the margin: declining changes nothing
+    (-0.5, -2.0, "Yes."),  # a yes only above Whisper's own reading
+    (-1.0, -3.0, None),  # a yes just below it: kept as heard
+    (-3.0, -2.5, None),  # neither close
+])
+async def test_a_short_reply_to_a_question_is_scored_as_yes_or_no(penny, yes, no, meant):
+    a = penny[0]
+    heard = heard_as("Hello.", MEDIUM)
+    reading = await a.best_reading(heard, None, AnswerScorer(yes, no), addressed=True, answering=True)
+    assert reading.text == (meant or "Hello.")

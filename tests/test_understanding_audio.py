@@ -233,3 +233,19 @@ async def test_phrase_book_rescoring_can_be_turned_off(stt, assistant, piper_say
     assert (await assistant.best_reading(t, clip, stt)).text == "What's the date today?"
     assistant.cfg.understanding.phrase_book = False
     assert (await assistant.best_reading(t, clip, stt)) is t
+
+
+@pytest.mark.parametrize("said, heard, meant", [("No.", "Hello.", "No."), ("No, thanks.", "Hello there.", "No.")])
+async def test_a_misheard_no_to_did_you_say_is_heard_as_no(stt, assistant, piper_say, said, heard, meant):
+    """After "Did you say ...?", espeak's "No." at 5 dB came back as "Hello." and got "Did you say: Hello?"."""
+    clip = AudioChunk(concat_with_silence([piper_say(said)], lead_s=0.3, tail_s=0.3), 16000)
+    t = heard_wrong(heard)
+    assert (await assistant.best_reading(t, clip, stt, answering=True)).text == meant
+    assert (await assistant.best_reading(t, clip, stt)) is t  # no question asked: "Hello." it is
+
+
+async def test_a_yes_is_not_read_into_an_answer_that_says_something_else(stt, assistant, piper_say):
+    """A yes may write to the calendar: only taken when Whisper scores it above its own reading."""
+    clip = AudioChunk(concat_with_silence([piper_say("What time is it?")], lead_s=0.3, tail_s=0.3), 16000)
+    t = await stt.transcribe(clip, initial_prompt=assistant.stt_prompt(None))
+    assert (await assistant.best_reading(t, clip, stt, answering=True)).text == t.text

@@ -25,6 +25,7 @@ from penny.memory.store import MemoryStore, Turn
 from penny.intents.conversation import start_over, yes_or_no
 from penny.intents.answers import phrase
 from penny.intents.custom import ASK_LLM
+from penny.plugins.dates import mentions_when
 
 if TYPE_CHECKING:
     from penny.plugins.registry import PluginRegistry
@@ -58,6 +59,7 @@ class Assistant:
         self.memory = memory
         self._clarify: dict[str, tuple[str, float]] = {}  # session -> (words asked about, when)
         self.language = cfg.assistant.language
+        self._english = languages.base(self.language) == "en"  # the time words of mentions_when are English
         self.hearing = Hearing(cfg, plugins)
         self.stt_prompt, self.rescore, self.best_reading = (
             self.hearing.stt_prompt, self.hearing.rescore, self.hearing.best_reading)
@@ -79,21 +81,21 @@ class Assistant:
         u = self.cfg.understanding
         if not u.enabled:
             return replace(CERTAIN, text=command)
-        if self._expects_answer(session_id) and yes_or_no(command, self.language) is not None:
+        if self.expects_answer(session_id) and yes_or_no(command, self.language) is not None:
             return Understanding(command, "act", 1.0, True)  # the answer to a question Penny just asked
         parses = self._parses(command)
         read_only = parses and self.plugins is not None and self.plugins.read_only(session_id, command)
         score = confidence(transcript.avg_logprob, transcript.no_speech_prob, transcript.compression_ratio)
         near = self.plugins is not None and self.plugins.near_skill(command)
         heard = judge(command, score, parses, read_only=read_only, sure=u.sure, unsure=u.unsure, rescored=rescored,
-                      near_skill=near)
+                      near_skill=near, timed=not parses and self._english and mentions_when(command))
         if u.suggest and not parses and self.plugins is not None:
             meant = self.plugins.suggest(command)
             if meant is not None:  # words close to a request Penny knows, not an open question: ask about it
                 return Understanding(meant, "confirm", score, True, rescored=True, unfinished=near)
         return heard
 
-    def _expects_answer(self, session_id: str) -> bool:
+    def expects_answer(self, session_id: str) -> bool:
         if self._pending_clarification(session_id, pop=False) is not None:
             return True
         p = self.plugins
@@ -207,7 +209,7 @@ class Assistant:
 
     def _has_side_effects(self, session_id: str, text: str) -> bool:
         """Would answering `text` change anything (a skill, a command, a tool call)?"""
-        if start_over(text, self.language) or self._uses_tools() or self._expects_answer(session_id):
+        if start_over(text, self.language) or self._uses_tools() or self.expects_answer(session_id):
             return True
         p = self.plugins
         if p is None or p.read_only(session_id, text):

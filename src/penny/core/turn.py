@@ -90,7 +90,8 @@ class TurnRunner:
         self.words = heard_text  # core/turn_end.py may judge the pause now, before any rescoring
         # Worth scoring against the phrase book: a turn for Penny (the wake word fired in it, or the gate is open).
         for_me = addressed or gate.admits(*span)
-        transcript = await assistant.best_reading(transcript, speech.audio, engines.stt, for_me, self.trace)
+        transcript = await assistant.best_reading(transcript, speech.audio, engines.stt, for_me, self.trace,
+                                                  answering=assistant.expects_answer(self.ctx.session_id))
         await self.out.emit(transcript)
         text = transcript.text.strip()
         if not text:

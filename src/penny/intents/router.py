@@ -20,7 +20,8 @@ from hassil.util import normalize_for_matching
 from penny.intents.custom import PLUGIN as CUSTOM, custom_intents
 from penny.intents.library import Library, load, name_words
 from penny.intents.slots import convert
-from penny.intents.text import clean, normalize
+from penny.intents.text import HESITATIONS, clean, normalize
+from penny.languages import base
 from penny.plugins.base import Intent, IntentMatch, Plugin
 
 log = logging.getLogger("penny.intents")
@@ -38,6 +39,7 @@ class IntentRouter:
     def __init__(self, plugins: list[Plugin], now: Callable[[], datetime], *, language: str = "en",
                  custom_dir: Path | None = None, name: str = "Penny"):
         self.now = now
+        self._hesitations = HESITATIONS.get(base(language), frozenset())
         self._by_sentences: dict[str, tuple[str, Intent]] = {}
         sentences: list[tuple[str, dict]] = []
         for plugin in plugins:
@@ -85,7 +87,7 @@ class IntentRouter:
             owner = self._by_sentences.get(result.intent.name)
             if owner is None:
                 continue
-            slots = convert(result.entities, now, said)
+            slots = convert(result.entities, now, said, self._hesitations)
             if slots is None:
                 continue
             wildcards = [e for e in result.entities_list if e.is_wildcard]

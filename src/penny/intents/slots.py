@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from penny.intents.text import normalize
+from penny.intents.text import normalize, without
 from penny.plugins.dates import DayRange, When, parse_duration, parse_range, parse_when
 
 _PARTS = {"hours": 3600, "minutes": 60, "seconds": 1}
@@ -43,18 +43,21 @@ def _sum(slots: dict, prefix: str) -> timedelta | None:
     return timedelta(seconds=sum(float(slots.pop(prefix + k)) * _PARTS[k] for k in found))
 
 
-def convert(entities: dict, now: datetime, said: str = "") -> dict | None:
+def convert(entities: dict, now: datetime, said: str = "", drop: frozenset[str] = frozenset()) -> dict | None:
     """hassil's entities -> typed slots, or None when one of them isn't what its name says.
-    `said`: the text matched, whose commas hassil drops but a list of items needs ("milk, eggs and bread")."""
+    `said`: the text matched, whose commas hassil drops but a list of items needs ("milk, eggs and bread");
+    `drop`: words a free-text value leaves out (hesitations: "um buy milk" -> "buy milk")."""
     slots: dict[str, Any] = {}
     for name, entity in entities.items():
         if entity.is_wildcard and name == "item" and entity.text_span:
             raw = said[entity.text_span[0]:entity.text_span[1]]
-            slots[name] = ", ".join(filter(None, (normalize(p) for p in raw.split(","))))
+            slots[name] = ", ".join(filter(None, (without(drop, normalize(p)) for p in raw.split(","))))
         elif entity.is_wildcard:
-            slots[name] = normalize(entity.text)
+            slots[name] = without(drop, normalize(entity.text))
         else:
             slots[name] = _number(entity.value)
+        if entity.is_wildcard and not slots[name]:
+            return None  # only a hesitation: no value
     for prefix in ("", "start_"):
         total = _sum(slots, prefix)
         if total is not None:

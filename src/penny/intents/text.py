@@ -10,6 +10,9 @@ _PREFIX = re.compile(
     r"^(?:(?:hey|ok|okay|hi) )?(?:penny )?"
     r"(?:(?:please|can you|could you|would you|will you|can you please|could you please|"
     r"i want you to|id like you to|i need you to|go ahead and) )*")
+# Sounds of thinking that mean nothing in a slot ("remember that, um, the bike lock ..."), per language
+# ("um" is a German word). The router's skip words (sentences/<lang>/_common.yaml) drop them from matching.
+HESITATIONS = {"en": frozenset({"um", "umm", "uh", "uhm", "erm", "hmm"})}
 _SUFFIX = re.compile(r"(?: (?:please|thanks|thank you|penny|for me please))+$")
 
 
@@ -29,3 +32,8 @@ def normalize(text: str) -> str:
     t = t.replace("\x00", "-").replace("\x01", ".").replace("\x02", ":")
     t = " ".join(t.split())
     return _SUFFIX.sub("", _PREFIX.sub("", t)).strip()
+
+
+def without(words: frozenset[str], text: str) -> str:
+    """`text` (normalized) without the given words."""
+    return " ".join(w for w in text.split() if w not in words) if words else text

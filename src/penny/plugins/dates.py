@@ -166,6 +166,20 @@ def _find_time(t: str) -> tuple[int, int, bool, str] | None:
 
 
 
+_DAY_WORDS = re.compile(r"\b(?:today|tonight|tomorrow|this (?:morning|afternoon|evening|weekend)|next (?:week|weekend))\b")
+_COUNTED = re.compile(r"\b\d+(?:\.\d+)? (?:hours?|hrs?|minutes?|mins?|seconds?|secs?)\b|\bhalf an? hour\b")
+
+
+def mentions_when(text: str) -> bool:
+    """A day, a clock time or a counted duration ("tomorrow", "at 8 pm", "50 minutes"): what the user's
+    own requests of timers, reminders, the calendar and the weather hold, and open questions rarely do
+    ("how many minutes are in an hour" counts nothing)."""
+    t = clean(text)
+    try:
+        return bool(_DAY_WORDS.search(t) or _COUNTED.search(t)) or _find_time(t) is not None
+    except ValueError:  # "25:70": no time, but a try at one
+        return True
+
 
 @dataclass(frozen=True)
 class When:

@@ -12,7 +12,7 @@ from penny.plugins.store import JsonStore
 _STOP = {"the", "a", "an", "my", "is", "are", "of", "to", "on", "in", "at", "where", "what", "i", "you", "whats",
          "wheres", "who", "whos", "when", "whens", "which", "how", "did", "do", "does", "was", "were", "put", "it",
          "day", "time", "out", "up", "off", "for", "with", "and", "or", "so", "now", "there", "this", "that", "be",
-         "go", "goes", "going", "get", "will", "can", "sorry", "please"}
+         "go", "goes", "going", "get", "will", "can", "sorry", "please", "has", "have", "had"}
 # "which day does the recycling go out", "what time is the plumber coming"; "sorry, what time is it out"
 # (a misheard "what time is it now") is no question about the recycling note.
 # "remember when we went to paris", "remember to call mom": not something to note down.
@@ -23,6 +23,15 @@ _SWAP = {"my": "your", "i": "you", "me": "you", "mine": "yours", "im": "you're",
 
 def _words(text: str) -> set[str]:
     return lists.content_words(text, _STOP)
+
+
+def _alike(said: str, noted: str) -> bool:
+    """The same word, or spelled nearly alike when longer: Whisper's "lend"/"lent", "square key"/"spare key"."""
+    if said == noted:
+        return True
+    from rapidfuzz import fuzz
+
+    return min(len(said), len(noted)) >= 4 and fuzz.ratio(said, noted) >= 70
 
 
 def second_person(text: str) -> str:
@@ -95,7 +104,8 @@ class NotesPlugin(Plugin):
         want = _words(topic)
 
         def about(note: dict) -> bool:
-            common = len(want & _words(note["text"]))
+            has = _words(note["text"])
+            common = sum(any(_alike(w, h) for h in has) for w in want)
             return common == len(want) or (common >= 2 and common >= 0.6 * len(want))
         return [n for n in self._notes() if want and about(n)]
 
@@ -122,7 +132,7 @@ class NotesPlugin(Plugin):
         found = self._find(slots.get("topic", ""))
         if not found:
             return SkillResult("I don't have a note about that.", {"notes": []})
-        return SkillResult("You told me " + join_list([second_person(n["text"]) for n in found[-3:]]) + ".",
+        return SkillResult("You told me " + join_list([second_person(n["text"]).rstrip(".") for n in found[-3:]]) + ".",
                            {"notes": found})
 
     async def _forget(self, slots: dict) -> SkillResult:

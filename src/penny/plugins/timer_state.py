@@ -36,12 +36,18 @@ def specific(name: Any) -> str | None:
 _REQUEST_WORDS = {"to", "set", "start", "create", "make", "want", "need", "i", "me", "please", "can", "you", "a", "an"}
 
 
+# A name ends on none of these, and no word of it is a lone letter: Whisper's "set up the timer" and
+# "set a t timer" (for "a tea timer") name no timer "up the" or "t".
+_NO_LAST = {"the", "a", "an", "my", "your", "this", "that", "up", "for", "of", "to", "in", "on", "and", "or"}
+
+
 def short_name(slots: dict) -> bool:
     """A timer's name is a word or three ('pasta', 'roast chicken'), never a whole clause."""
     words = str(slots.get("name") or "").split()
     if slots.get("kind") == "reminder":
         return len(words) <= 8
-    return len(words) <= 3 and not (set(words) & _REQUEST_WORDS)
+    return len(words) <= 3 and not (set(words) & _REQUEST_WORDS) and not (
+        words and (words[-1] in _NO_LAST or any(len(w) == 1 and w.isalpha() for w in words)))
 
 
 def label(item: dict) -> str:

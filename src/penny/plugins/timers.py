@@ -159,7 +159,7 @@ class TimersPlugin(Plugin):
 
     def _none(self, slots: dict, kind: str = "timer", verb: str = "running") -> SkillResult:
         name = specific(slots.get("name"))
-        what = f"a {name} {kind}" if name else f"that {kind}" if slots.get("start_duration") else f"any {kind}s"
+        what = f"{'an' if name[0] in 'aeiou' else 'a'} {name} {kind}" if name else f"that {kind}" if slots.get("start_duration") else f"any {kind}s"
         return SkillResult(f"You don't have {what} {verb}.", {"timers": []})
 
     def _names_a_timer(self, slots: dict) -> bool:
