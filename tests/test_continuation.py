@@ -129,6 +129,44 @@ def test_a_skill_that_changes_something_is_noted_in_the_turn_and_one_that_reads_
     assert asyncio.run(go()) == [["timers.set_timer"], []]
 
 
+@pytest.mark.parametrize("text, undoable", [
+    ("set a timer for ten minutes", True), ("remind me to call mom at 5 pm", True),
+    ("take a note that the bike lock is in the garage", True), ("add milk and eggs to my shopping list", True),
+    ("cancel the timer", False),  # a cancelled timer can't be brought back: such a turn is never redone
+])
+def test_what_a_skill_changed_can_be_taken_back_when_it_says_how(tmp_path, text, undoable):
+    import asyncio
+
+    from fixtures_skills import make_registry
+    from penny.core.claims import watch_actions
+
+    registry, _ = make_registry(tmp_path)
+    timers, notes = registry.plugins["timers"], registry.plugins["notes"]
+
+    def state():
+        doc = notes.store.load()
+        return len(timers.state.items), doc.get("notes"), (doc.get("lists") or {}).get("shopping", [])
+
+    async def turn(text: str):
+        acted: list[str] = []
+        undo: list = []
+        watch_actions(acted, undo)
+        await registry.handle_text("s", text)
+        return acted, undo
+
+    async def go():
+        if text.startswith("cancel"):
+            await registry.handle_text("s", "set a timer for ten minutes")
+        before = state()
+        acted, undo = await asyncio.create_task(turn(text))
+        assert len(acted) == len(undo) == 1, (acted, undo)
+        assert (undo[0] is not None) == undoable
+        if undoable:
+            undo[0]()
+            assert state() == before  # as if it never happened
+    asyncio.run(go())
+
+
 def test_a_merged_away_turn_leaves_the_context_but_not_the_history():
     from penny.memory.store import MemoryStore, Turn
 
@@ -352,6 +390,23 @@ async def test_speech_after_a_turn_that_set_a_timer_is_its_own_turn(engines):
     assert all(t.trace.merged_from is None for t in turns), desc  # ... so nothing joins it, and it stays set
     assert 600.0 in [t.get("duration_s") for t in timers.state.items[before:]], timers.state.items
     assert "second" in turns[-1].transcript.lower() or "five" in turns[-1].transcript.lower(), desc
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_rest_of_a_note_said_after_it_was_stored_makes_one_note(engines):
+    """"Take a note: buy batteries, ... light bulbs and tape": the first piece is stored at the pause; the
+    rest, said over the reply, takes it back and stores the whole note once."""
+    notes = engines.plugins.plugins["notes"]
+    before = [n["id"] for n in notes.store.load().get("notes", [])]
+    turns = await said(engines, "Hey Penny, take a note: buy batteries,", 0.8, "light bulbs and tape.")
+    desc = [(t.transcript, t.reply, t.trace.end_rule, t.trace.merged_from, t.trace.acted) for t in turns]
+    new = [n["text"] for n in notes.store.load()["notes"] if n["id"] not in before]
+    assert len(new) == 1 and all(w in new[0] for w in ("batteries", "bulbs", "tape")), (new, desc)
+    last = turns[-1]
+    if len(turns) > 1:  # the first piece was a turn of its own (the usual case): it was redone
+        assert last.trace.merged_from == turns[-2].trace.turn_id and turns[-2].trace.acted, desc
+        assert last.trace.heard.get("taken_back") == ["notes.remember"], desc
 
 
 @pytest.mark.slow

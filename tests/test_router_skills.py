@@ -187,6 +187,9 @@ def test_parse_duration_rejects(text):
     ("at 7.15 pm", "2026-11-25T19:15:00+01:00", True),  # British English writes a dot
     ("tomorrow at 9.45", "2026-11-26T09:45:00+01:00", True),
     ("2026-12-24", "2026-12-24T00:00:00+01:00", False),
+    # "in forty... five minutes" said slowly, as Whisper writes it: one number, not "in 5 minutes" or 4 days
+    ("in 40. Five minutes", "2026-11-25T08:45:00+01:00", True),
+    ("in 4D. 5 minutes", "2026-11-25T08:45:00+01:00", True),
 ])
 def test_parse_when(text, iso, has_time):
     when = parse_when(text, NOW)

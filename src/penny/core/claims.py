@@ -11,7 +11,7 @@ import re
 from contextlib import aclosing
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, AsyncGenerator
+from typing import TYPE_CHECKING, AsyncGenerator, Callable
 
 from penny.core.events import LLMEvent, TextDelta
 
@@ -109,20 +109,22 @@ class Ledger:
 
 # What the running turn's skills and tools changed: core/turn.py points it at the turn's TurnTrace.acted, in the
 # turn's own task, so a later turn knows whether this one may be merged away (core/continuation.py).
-_acted: ContextVar[list[str] | None] = ContextVar("penny_acted", default=None)
+_acted: ContextVar[tuple[list[str], list] | None] = ContextVar("penny_acted", default=None)
 
 
-def watch_actions(into: list[str]) -> None:
-    """From now on in this task, each change a skill or tool makes is noted in `into`."""
-    _acted.set(into)
+def watch_actions(into: list[str], undo: list | None = None) -> None:
+    """From now on in this task, each change a skill or tool makes is noted in `into`, and in `undo` how
+    to take it back (None where it can't be: Plugin.undoer)."""
+    _acted.set((into, undo if undo is not None else []))
 
 
-def acted(plugin: str, name: str, result: SkillResult) -> None:
+def acted(plugin: str, name: str, result: SkillResult, undo: Callable[[], None] | None = None) -> None:
     """A skill or tool that changes things ran (plugins/registry.py); one that failed or only asked to
     confirm changed nothing."""
-    into = _acted.get()
-    if into is not None and "error" not in result.data and not result.needs_confirmation:
-        into.append(f"{plugin}.{name}")
+    watched = _acted.get()
+    if watched is not None and "error" not in result.data and not result.needs_confirmation:
+        watched[0].append(f"{plugin}.{name}")
+        watched[1].append(undo)
 
 
 class ClaimGuard:

@@ -2,10 +2,13 @@
 
 "What's on my calendar" reads finished, so the turn ends and Penny answers about today; 800 ms later the
 user says "tomorrow". When that new speech starts within `vad.continue_window_ms` of the end of the turn's
-speech, barges in on its reply (so not Penny's own echo, and not a follow-up after the reply), and the
-turn changed nothing (no timer set, no note stored: `TurnTrace.acted`), the next turn hears both pieces
-as one utterance, with the pause trimmed to GAP_S. That turn still transcribes the new speech alone
-first: a request of its own ("Hey Penny, set a timer", "stop", "what's the weather like") is not joined.
+speech, barges in on its reply (so not Penny's own echo, and not a follow-up after the reply), and what
+the turn changed can be taken back (a note stored, a timer set: `Plugin.undoer`; nothing else changed), the
+next turn hears both pieces as one utterance, with the pause trimmed to GAP_S. A turn that changed
+something is redone only when both pieces make one request Penny understands; its changes are taken back
+first ("take a note: buy batteries ... light bulbs and tape" stores one note with all three). The new turn
+still transcribes the new speech alone first: a request of its own ("Hey Penny, set a timer", "stop",
+"what's the weather like") is not joined.
 The session (core/pipeline.py) decides whether a merge may happen; the turn (core/turn.py) whether it does.
 Speech that cuts a reply that soon is meant for Penny even when it is not joined: a closed wake gate
 lets it in as its own turn.
@@ -13,7 +16,7 @@ lets it in as its own turn.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -69,8 +72,18 @@ class Continuation:
     heard: Utterance  # both pieces, joined
     gate: WakeGate  # the wake gate as it was before the cut turn heard its words (it let the user in)
     speech_start: float  # wall-clock time of the cut turn's first word
-    joins: bool  # that turn may be replaced: an early rule ended it and it changed nothing
+    joins: bool  # that turn may be replaced: an early rule ended it and what it changed can be taken back
     echo: str = ""  # what that turn was saying: its words back from a speaker are not the user's
+    changed: list[str] = field(default_factory=list)  # that turn's own TurnTrace.acted ("notes.remember")
+    undo: list[Callable[[], None] | None] = field(default_factory=list)  # ... and how to take each back
+
+    def redoable(self) -> bool:
+        """May the cut turn be done again, whole? (Asked again when joining: it may have acted since.)"""
+        return self.joins and all(u is not None for u in self.undo)
+
+    def take_back(self) -> None:
+        for undo in reversed(self.undo):
+            undo()
 
 
 def _cut(prev: Utterance, gap_s: float = GAP_S) -> float:

@@ -151,7 +151,7 @@ class VoiceSession:
             admitted = cont is not None or self.gate.admits(*span)
             if self.turns.runner.speculates and not self.speaking and admitted:
                 self.turns.speculate(heard, span, self._walls(heard), copy.copy(self.gate), cont)
-                self.turn_end.pause(ev.t, (cont.heard if cont and cont.joins else heard).audio.as_float32())
+                self.turn_end.pause(ev.t, (cont.heard if cont and cont.redoable() else heard).audio.as_float32())
         else:
             await self.playback.emit(ev)
             if abs(ev.t - self._answered_t) < 0.05:
@@ -189,10 +189,10 @@ class VoiceSession:
         own, trace = own_part(prev, new), last.turn.trace
         if not last.cut or own.start_t - prev.end_t > self.cfg.vad.continue_window_ms / 1000.0:
             return own, None
-        joins = last.rule in MERGEABLE and not trace.acted and trace.intent != "forget"
+        joins = last.rule in MERGEABLE and trace.intent != "forget"
         return own, Continuation(trace.turn_id, joined(prev, new), copy.copy(last.turn.gate_before),
                                  trace.marks.get("speech_start", self._wall(prev.start_t)), joins,
-                                 "".join(last.turn.replied))
+                                 "".join(last.turn.replied), trace.acted, last.turn.undo)
 
     async def _barge_in(self) -> None:
         """The user's voice over a reply: it stops, and the speech may go on from that turn."""

@@ -20,7 +20,7 @@ from penny.core.events import (AudioChunk, BackendSwitched, ErrorEvent, ReplyDel
                                Transcript, TurnTrace, WakeDetected)
 from penny.core.output import Playback, TurnOutput
 from penny.core.sentences import SentenceSplitter
-from penny.core.understanding import Understanding
+from penny.core.understanding import Understanding, split_name
 from penny.core.wake_gate import WakeGate
 from penny.errors import PennyError
 
@@ -52,9 +52,11 @@ class TurnRunner:
         self.heard: Utterance | None = None  # the audio it was built from: both pieces when it joined a cut turn
         self.gate_before: WakeGate | None = None  # the wake gate before it heard its words
         self.replied: list[str] = []  # its answer so far
+        # how to take back each change its skills made, in trace.acted's order (None: it can't be)
+        self.undo: list[Callable[[], None] | None] = []
 
     async def run(self, work: Awaitable[None]) -> None:
-        watch_actions(self.trace.acted)  # this task's own context: what its skills change lands in the trace
+        watch_actions(self.trace.acted, self.undo)  # this task's own context: what its skills change lands in the trace
         try:
             await work
         except Exception as exc:
@@ -79,8 +81,10 @@ class TurnRunner:
             if joined is not None and not echoes(transcript.text, joined.echo):  # cut a reply: meant for Penny
                 gate, self.gate_before = joined.gate, copy.copy(joined.gate)
                 name, parses = engines.cfg.assistant.name, assistant.hearing.parses
-                if joined.joins and not stands_alone(transcript.text, name, parses):
-                    transcript, speech, span = await self._join(joined, transcript.text)
+                if joined.redoable() and not stands_alone(transcript.text, name, parses):
+                    whole = await self._join(joined, transcript.text)
+                    if whole is not None:
+                        transcript, speech, span = whole
         except PennyError as exc:
             await self.out.emit(ErrorEvent(exc.code, str(exc)))
             return
@@ -117,10 +121,22 @@ class TurnRunner:
         self.words, self.unfinished = heard_text, understood.unfinished
         await self.reply(command, understood)
 
-    async def _join(self, joined: Continuation, words: str) -> tuple[Transcript, Utterance, tuple[float, float]]:
-        """The rest of the cut turn's request: both pieces heard as one; that turn leaves the conversation."""
+    async def _join(self, joined: Continuation, words: str
+                    ) -> tuple[Transcript, Utterance, tuple[float, float]] | None:
+        """The rest of the cut turn's request: both pieces heard as one; that turn leaves the conversation.
+        A turn that changed something is only redone when both pieces make one request Penny understands
+        ("take a note: buy batteries ... and tape"); otherwise (None) the new words are a turn of their own
+        ("set a timer for ten minutes ... and a second one for five") and the change stays."""
         log.info("%r goes on from turn %s: heard together", words, joined.turn_id)
         transcript = await self._transcribe(joined.heard.audio)
+        if joined.changed:
+            hearing, name = self.ctx.engines.assistant.hearing, self.ctx.engines.cfg.assistant.name
+            if not hearing.parses(split_name(transcript.text, name)[1]):
+                log.info("%r is no one request: turn %s stays as it was", transcript.text, joined.turn_id)
+                return None
+            log.info("taking back what turn %s did (%s) to do it whole", joined.turn_id, joined.changed)
+            joined.take_back()
+            self.trace.heard["taken_back"] = list(joined.changed)
         self.heard, self.trace.merged_from = joined.heard, joined.turn_id
         self.trace.marks["speech_start"] = joined.speech_start
         self.ctx.engines.assistant.memory.forget_turn(self.ctx.session_id, joined.turn_id)

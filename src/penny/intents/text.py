@@ -12,7 +12,7 @@ _PREFIX = re.compile(
     r"i want you to|id like you to|i need you to|go ahead and) )*")
 # Sounds of thinking that mean nothing in a slot ("remember that, um, the bike lock ..."), per language
 # ("um" is a German word). The router's skip words (sentences/<lang>/_common.yaml) drop them from matching.
-HESITATIONS = {"en": frozenset({"um", "umm", "uh", "uhm", "erm", "hmm"})}
+HESITATIONS = {"en": frozenset({"um", "umm", "uh", "uhm", "ah", "erm", "hmm"})}
 _SUFFIX = re.compile(r"(?: (?:please|thanks|thank you|penny|for me please))+$")
 
 

@@ -187,5 +187,11 @@ class Plugin:
         """Carry out an action this plugin asked the user to confirm (SkillResult.needs_confirmation)."""
         return SkillResult("Sorry, I can't do that.", plugin=self.name)
 
+    def undoer(self, intent: str, result: SkillResult) -> Callable[[], None] | None:
+        """How to take back what `intent` just did (`result`), for when the user turns out not to have
+        finished ("take a note: buy batteries ... light bulbs"): the whole request is then done once
+        (core/continuation.py). None: it can't be taken back, and such a turn is never redone."""
+        return None
+
     async def aclose(self) -> None:
         """Stop background work."""

@@ -28,7 +28,12 @@ def clean(text: str) -> str:
     t = re.sub(r"\b(at|by|around) ([01]?\d|2[0-3])\.?([0-5]\d)\b", r"\1 \2:\3", t)
     # ... "7.15 pm" too (a dot between hours and minutes; "1.5 hours" stays).
     t = re.sub(r"\b([01]?\d|2[0-3])\.([0-5]\d) (am|pm)\b", r"\1:\2 \3", t)
-    return words_to_numbers(" ".join(t.split()))
+    t = words_to_numbers(" ".join(t.split()))
+    # "forty... five minutes" said slowly: Whisper writes "40. 5 minutes" or "4D. 5 minutes" - one number.
+    return _SPLIT_TENS.sub(r"\1\2 \3", t)
+
+
+_SPLIT_TENS = re.compile(r"\b([2-9])[0d] ([1-9]) (hours?|hrs?|minutes?|mins?|seconds?|secs?)\b")
 
 
 

@@ -88,6 +88,20 @@ class NotesPlugin(Plugin):
                  lambda a: self._list_read({"name": a.get("list")}), read_only=True),
         ]
 
+    def undoer(self, intent: str, result: SkillResult):
+        if intent == "remember" and "note" in result.data:
+            gone = result.data["note"]["id"]
+            return lambda: self._save_notes([n for n in self._notes() if n["id"] != gone])
+        if intent == "list_add" and result.data.get("added"):
+            name, ids = result.data["list"], {i["id"] for i in result.data["added"]}
+
+            def take_off() -> None:
+                doc = self.store.load()
+                lists.remove(doc, name, ids)
+                self.store.save(doc)
+            return take_off
+        return None
+
     def vocabulary(self) -> list[str]:
         doc = self.store.load()
         return [n["text"] for n in doc.get("notes", [])[-5:]] + [i["text"] for i in lists.items(doc, "shopping")[-5:]]

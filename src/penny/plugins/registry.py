@@ -79,8 +79,16 @@ class PluginRegistry:
             return SkillResult("Sorry, I don't know how to do that.", plugin=match.plugin)
         result = await self._run(match.plugin, intent.handler, match.slots, session_id)
         if not intent.read_only:
-            acted(match.plugin, intent.name, result)
+            acted(match.plugin, intent.name, result, self._undoer(match.plugin, intent.name, result))
         return self._remember(session_id, match.plugin, self._in_language(result, intent.sentences, match.slots))
+
+    def _undoer(self, plugin_name: str, intent: str, result: SkillResult):
+        plugin = self.plugins.get(plugin_name)
+        try:
+            return plugin.undoer(intent, result) if plugin is not None else None
+        except Exception:
+            log.exception("plugin %s: undoer() failed", plugin_name)
+            return None
 
     def _in_language(self, result: SkillResult, sentences: str | None, said: dict | None = None) -> SkillResult:
         """The answer in assistant.language, from the matched intent's response template (intents/answers.py)."""

@@ -42,6 +42,16 @@ class TimersPlugin(Plugin):
 
     # ------------------------------------------------------------ wiring
 
+    def undoer(self, intent: str, result: SkillResult):
+        item = result.data.get("timer" if intent == "set_timer" else "reminder" if intent == "reminder" else "")
+        if item is None:
+            return None
+
+        def cancel() -> None:
+            self.state.remove([item])
+            self._changed.set()
+        return cancel
+
     def intents(self) -> list[Intent]:
         has_duration = lambda s: as_duration(s.get("duration")) is not None and short_name(s)  # noqa: E731
         return [
