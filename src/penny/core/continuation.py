@@ -83,7 +83,8 @@ class Continuation:
 
     def take_back(self) -> None:
         for undo in reversed(self.undo):
-            undo()
+            if undo is not None:  # redoable() said none is
+                undo()
 
 
 def _cut(prev: Utterance, gap_s: float = GAP_S) -> float:
