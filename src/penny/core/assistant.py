@@ -87,8 +87,10 @@ class Assistant:
         read_only = parses and self.plugins is not None and self.plugins.read_only(session_id, command)
         score = confidence(transcript.avg_logprob, transcript.no_speech_prob, transcript.compression_ratio)
         near = self.plugins is not None and self.plugins.near_skill(command)
+        # with no skills, a day or a time in the words is for the LLM (only skills' requests are misheard as such)
+        timed = self.plugins is not None and not parses and self._english and mentions_when(command)
         heard = judge(command, score, parses, read_only=read_only, sure=u.sure, unsure=u.unsure, rescored=rescored,
-                      near_skill=near, timed=not parses and self._english and mentions_when(command))
+                      near_skill=near, timed=timed)
         if u.suggest and not parses and self.plugins is not None:
             meant = self.plugins.suggest(command)
             if meant is not None:  # words close to a request Penny knows, not an open question: ask about it
