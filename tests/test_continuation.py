@@ -343,16 +343,17 @@ async def engines(tmp_path_factory):
     await engines.aclose()
 
 
-def trimmed(text: str) -> np.ndarray:
-    x = load(synth_piper(text))
+def trimmed(text: str, length_scale: float = 1.0) -> np.ndarray:
+    x = load(synth_piper(text, length_scale=length_scale))
     voiced = np.flatnonzero(np.abs(x) > 0.01)
     margin = int(0.08 * SR)
     return x[max(0, voiced[0] - margin):voiced[-1] + 1 + margin]
 
 
-async def said(engines, *pieces) -> list:
+async def said(engines, *pieces, length_scale: float = 1.0) -> list:
     """Each str is spoken (Piper), each float is that many seconds of silence; fed in real time."""
-    audio = np.concatenate([silence(0.5)] + [silence(p) if isinstance(p, float) else trimmed(p) for p in pieces])
+    audio = np.concatenate([silence(0.5)] + [silence(p) if isinstance(p, float) else trimmed(p, length_scale)
+                                             for p in pieces])
     return await run_turns(engines, audio, realtime=True, mode="wake_word", tail_s=2.5)
 
 
@@ -407,6 +408,20 @@ async def test_the_rest_of_a_note_said_after_it_was_stored_makes_one_note(engine
     if len(turns) > 1:  # the first piece was a turn of its own (the usual case): it was redone
         assert last.trace.merged_from == turns[-2].trace.turn_id and turns[-2].trace.acted, desc
         assert last.trace.heard.get("taken_back") == ["notes.remember"], desc
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_note_said_in_three_pieces_is_one_note(engines):
+    """The third piece may cut the second's turn before it has joined the first: that turn stood for both
+    pieces and for the stored note, so the whole note is still stored once."""
+    notes = engines.plugins.plugins["notes"]
+    before = [n["id"] for n in notes.store.load().get("notes", [])]
+    turns = await said(engines, "Hey Penny, take a note: buy batteries,", 0.8, "light bulbs,", 0.6, "and tape.",
+                       length_scale=1.25)  # the turns benchmark's slow voice
+    desc = [(t.transcript, t.reply, t.trace.end_rule, t.trace.merged_from, t.trace.acted) for t in turns]
+    new = [n["text"] for n in notes.store.load()["notes"] if n["id"] not in before]
+    assert len(new) == 1 and all(w in new[0] for w in ("batteries", "tape")), (new, desc)
 
 
 @pytest.mark.slow

@@ -76,6 +76,7 @@ class Continuation:
     echo: str = ""  # what that turn was saying: its words back from a speaker are not the user's
     changed: list[str] = field(default_factory=list)  # that turn's own TurnTrace.acted ("notes.remember")
     undo: list[Callable[[], None] | None] = field(default_factory=list)  # ... and how to take each back
+    also: tuple[str, ...] = ()  # turns whose changes came with it: it was cut while joining them
 
     def redoable(self) -> bool:
         """May the cut turn be done again, whole? (Asked again when joining: it may have acted since.)"""

@@ -190,9 +190,15 @@ class VoiceSession:
         if not last.cut or own.start_t - prev.end_t > self.cfg.vad.continue_window_ms / 1000.0:
             return own, None
         joins = last.rule in MERGEABLE and trace.intent != "forget"
-        return own, Continuation(trace.turn_id, joined(prev, new), copy.copy(last.turn.gate_before),
-                                 trace.marks.get("speech_start", self._wall(prev.start_t)), joins,
-                                 "".join(last.turn.replied), trace.acted, last.turn.undo)
+        changed, undo = trace.acted, last.turn.undo
+        also: tuple[str, ...] = ()
+        start = trace.marks.get("speech_start", self._wall(prev.start_t))
+        carried = last.turn.carried  # it was cut while joining a turn whose changes it had yet to take back
+        if carried is not None:
+            changed, undo = carried.changed + changed, carried.undo + undo
+            also, start = (carried.turn_id, *carried.also), carried.speech_start
+        return own, Continuation(trace.turn_id, joined(prev, new), copy.copy(last.turn.gate_before), start, joins,
+                                 "".join(last.turn.replied), changed, undo, also)
 
     async def _barge_in(self) -> None:
         """The user's voice over a reply: it stops, and the speech may go on from that turn."""

@@ -54,6 +54,7 @@ class TurnRunner:
         self.replied: list[str] = []  # its answer so far
         # how to take back each change its skills made, in trace.acted's order (None: it can't be)
         self.undo: list[Callable[[], None] | None] = []
+        self.carried: Continuation | None = None  # the turn it is joining, until that one's changes are taken back
 
     async def run(self, work: Awaitable[None]) -> None:
         watch_actions(self.trace.acted, self.undo)  # this task's own context: what its skills change lands in the trace
@@ -75,16 +76,23 @@ class TurnRunner:
         engines = self.ctx.engines
         assistant = engines.assistant
         self.heard, self.gate_before = speech, copy.copy(gate)  # what speech going on from this turn joins
+        if joined is not None and joined.redoable():
+            # Cut before it knows whether it joins (the user goes on again: "... light bulbs, ... and tape"),
+            # this turn stands for both pieces, and for the joined turn's changes, not yet taken back.
+            self.heard, self.carried = joined.heard, joined
         await self.out.stage("stt", "start")
         try:
             transcript = await self._transcribe(speech.audio)
+            whole = None
             if joined is not None and not echoes(transcript.text, joined.echo):  # cut a reply: meant for Penny
                 gate, self.gate_before = joined.gate, copy.copy(joined.gate)
                 name, parses = engines.cfg.assistant.name, assistant.hearing.parses
                 if joined.redoable() and not stands_alone(transcript.text, name, parses):
                     whole = await self._join(joined, transcript.text)
-                    if whole is not None:
-                        transcript, speech, span = whole
+            if whole is not None:
+                transcript, speech, span = whole
+            else:
+                self.heard, self.carried = speech, None
         except PennyError as exc:
             await self.out.emit(ErrorEvent(exc.code, str(exc)))
             return
@@ -137,9 +145,10 @@ class TurnRunner:
             log.info("taking back what turn %s did (%s) to do it whole", joined.turn_id, joined.changed)
             joined.take_back()
             self.trace.heard["taken_back"] = list(joined.changed)
-        self.heard, self.trace.merged_from = joined.heard, joined.turn_id
+        self.carried, self.trace.merged_from = None, joined.turn_id
         self.trace.marks["speech_start"] = joined.speech_start
-        self.ctx.engines.assistant.memory.forget_turn(self.ctx.session_id, joined.turn_id)
+        for turn_id in (joined.turn_id, *joined.also):
+            self.ctx.engines.assistant.memory.forget_turn(self.ctx.session_id, turn_id)
         return transcript, joined.heard, (joined.heard.start_t, joined.heard.end_t)
 
     async def _transcribe(self, audio: AudioChunk) -> Transcript:
