@@ -187,7 +187,11 @@ def load(language: str, wanted: set[str], custom_dir: Path | None = None,
         for name, per_intent in ((data.get("responses") or {}).get("intents") or {}).items():
             responses.setdefault(name, {}).update(per_intent)
         actions.update(data.get("actions") or {})
-    merged["skip_words"] = list(dict.fromkeys([*skip_words, *merged["skip_words"]]))
+    from penny.intents.text import HESITATIONS
+    from penny.languages import base
+
+    hesitations = sorted(HESITATIONS.get(base(language), ()))  # "um": nothing to match, as slots drop them too
+    merged["skip_words"] = list(dict.fromkeys([*skip_words, *merged["skip_words"], *hesitations]))
     defined = set(merged["lists"])
     for name in _missing_lists(merged) | set(_EMPTY_LISTS):
         merged["lists"].setdefault(name, {"values": []})

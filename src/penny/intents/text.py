@@ -11,7 +11,7 @@ _PREFIX = re.compile(
     r"(?:(?:please|can you|could you|would you|will you|can you please|could you please|"
     r"i want you to|id like you to|i need you to|go ahead and) )*")
 # Sounds of thinking that mean nothing in a slot ("remember that, um, the bike lock ..."), per language
-# ("um" is a German word). The router's skip words (sentences/<lang>/_common.yaml) drop them from matching.
+# ("um" is a German word). They are skip words of every sentence library too (intents/library.py).
 HESITATIONS = {"en": frozenset({"um", "umm", "uh", "uhm", "ah", "erm", "hmm"})}
 _SUFFIX = re.compile(r"(?: (?:please|thanks|thank you|penny|for me please))+$")
 
