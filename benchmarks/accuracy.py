@@ -83,9 +83,10 @@ class Listener:
         return t0
 
     def wall_at(self, stream_t: float) -> float:
-        """When the frame holding stream time t arrived (a microphone delivers a sample with its frame)."""
+        """When the sample at stream time t was spoken: its frame arrived when complete, (frame end - t) later
+        (before 2026-11-30 the frame's arrival: up to 32 ms, 16 on average, rosier)."""
         i = min(int(stream_t * SR) // FRAME, len(self.wall) - 1)
-        return self.wall[i]
+        return self.wall[i] - max(0.0, (i + 1) * FRAME / SR - stream_t)
 
     async def until_turn(self, since: int, quiet_s: float | None = None) -> list:
         """Keep feeding silence until a turn started after event `since` is over (or quiet_s passes with

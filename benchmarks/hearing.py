@@ -64,6 +64,44 @@ def bench_stt(repeats: int = 3, cfg=None) -> dict:
     return {"model": f"{cfg.stt.model} {cfg.stt.compute_type} {cfg.stt.device}", "load_and_warmup_s": round(load_s, 2), "utterances": rows}
 
 
+def bench_stt_threads(threads: tuple[int, ...] = (1, 2, 4), repeats: int = 3, cfg=None) -> dict:
+    """Decoder threads against decode time, alone and while the turn model decides at the same pause (as at
+    every pause in `penny listen`): stt.cpu_threads 0 picks auto_threads() from this. Each 1-5 s command."""
+    import threading
+
+    from penny.adapters.stt.factory import build_stt
+    from penny.adapters.turn.factory import load
+    from penny.config import PennyConfig
+    from penny.core.events import AudioChunk
+
+    clips = [_clip(seconds, text) for seconds, text in UTTERANCES.items()]
+    try:
+        turn = load()
+    except Exception:  # no Smart Turn model: alone only
+        turn = None
+    out: dict = {"cores": os.cpu_count(), "rows": []}
+    for n in threads:
+        cfg_n = (cfg or PennyConfig()).model_copy(deep=True)
+        cfg_n.stt.cpu_threads = n
+        stt = build_stt(cfg_n)
+        stt.warmup()
+        for alongside in (False, True) if turn is not None else (False,):
+            times = []
+            for _ in range(repeats):
+                for clip in clips:
+                    other = threading.Thread(target=turn.probability_done, args=(clip,)) if alongside else None
+                    if other:
+                        other.start()
+                    t0 = time.perf_counter()
+                    stt.transcribe_sync(AudioChunk(clip, SR))
+                    times.append((time.perf_counter() - t0) * 1000)
+                    if other:
+                        other.join()
+            out["rows"].append({"threads": n, "with_turn_model": alongside, "median_ms": round(statistics.median(times), 1),
+                                "max_ms": round(max(times), 1)})
+    return out
+
+
 def _frames(n: int, size: int) -> list[np.ndarray]:
     from fixtures_speech import add_noise, load, synth_piper
 
@@ -129,6 +167,7 @@ def run_hearing_benchmark(quick: bool = False, cfg=None) -> dict:
         "machine": {"cpus": os.cpu_count(), "loadavg": [round(v, 2) for v in os.getloadavg()],
                     "python": platform.python_version(), "platform": platform.platform()},
         "stt": bench_stt(repeats=1 if quick else 3, cfg=cfg),
+        "stt_threads": bench_stt_threads(repeats=1 if quick else 3, cfg=cfg),
         "vad": bench_vad(n=200 if quick else 1000),
         "wake_idle": bench_wake_idle(seconds=5.0 if quick else 20.0),
     }

@@ -5,6 +5,7 @@ streamed frame by frame."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 
 import numpy as np
@@ -93,6 +94,7 @@ class Mic:
             if echo_gain_db is not None else None
         self.events: list[tuple[float, object]] = []  # (perf_counter arrival, event)
         self.wall: list[float] = []  # perf_counter time each fed frame arrived
+        self.wall_n: list[int] = []  # the stream sample each of those frames started at (a feed's last may be short)
         self._collector = asyncio.create_task(self._collect())
 
     async def _collect(self) -> None:
@@ -126,6 +128,7 @@ class Mic:
                         self.rendered = ahead
                     frame = self.aec.capture(np.clip(frame, -1, 1), self.n / SR)  # whole 10 ms blocks
             self.wall.append(time.perf_counter())
+            self.wall_n.append(self.n)
             self.n += len(audio[i:i + FRAME])  # the mic's clock, whatever AEC3 holds back
             if len(frame):
                 await self.session.feed(AudioChunk(np.clip(frame, -1, 1), SR))
@@ -137,8 +140,13 @@ class Mic:
         return max(self.n, self.rendered)
 
     def wall_at(self, stream_t: float) -> float:
-        """When the frame holding stream time t arrived (a microphone delivers a sample with its frame)."""
-        return self.wall[min(int(stream_t * SR) // FRAME, len(self.wall) - 1)]
+        """When the sample at stream time t was spoken: its frame arrived when complete, (frame end - t) later.
+        Found by sample, not by frame count: every feed's short last frame would shift a count a frame early,
+        so times measured late in a long session (the echo soak's barge-ins) came out hundreds of ms long."""
+        s = int(stream_t * SR)
+        i = max(0, bisect.bisect_right(self.wall_n, s) - 1)
+        end = self.wall_n[i + 1] if i + 1 < len(self.wall_n) else self.n
+        return self.wall[i] - max(0, end - s) / SR
 
     def turns(self, since: float = 0.0) -> list[scoring.TurnView]:
         return [t for t in scoring.turns_of(self.events) if t.committed is None or t.committed >= since]

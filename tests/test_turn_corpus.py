@@ -255,3 +255,39 @@ def test_echo_soak_counts_only_what_no_user_speech_started():
     got = echo_soak._score(mic, [np.zeros(1)] * 2, trials, replies=2)
     assert (got["false_barge_ins"], got["extra_wakes"], got["extra_transcripts"]) == (1, 1, 0)
     assert got["stopped"] == "1/1" and got["reaction_ms"]["median"] == 300.0
+
+
+def test_the_mic_finds_a_stream_time_by_sample_after_many_short_feeds():
+    """Every feed ends on a short frame; counting frames would put a late time a frame early per feed (the
+    echo soak's barge-in times grew by ~30 ms per request that way)."""
+    from types import SimpleNamespace
+
+    from benchmarks.turn_mic import Mic
+
+    class Session:
+        async def feed(self, chunk):
+            pass
+
+        async def events(self):
+            return
+            yield
+
+        async def close(self):
+            pass
+
+    async def run():
+        engines = SimpleNamespace(new_session=lambda *a, **k: Session())
+        mic = Mic(engines, "t", realtime=False, seed=0)
+        for _ in range(20):
+            await mic.feed(np.zeros(FRAME + 100, np.float32))  # two frames each, the second short
+        t = await mic.feed(np.zeros(FRAME, np.float32))
+        await mic.close()
+        return mic, t
+
+    import asyncio
+
+    mic, t = asyncio.run(run())
+    assert t == 20 * (FRAME + 100) / SR
+    assert mic.wall_at(t) == pytest.approx(mic.wall[-1] - FRAME / SR)  # this feed's frame, spoken 32 ms before it arrived
+    assert mic.wall_at((FRAME + 50) / SR) == pytest.approx(mic.wall[1] - 50 / SR)  # the short frame, 50 of 100 samples in
+    assert mic.wall_at(0.0) == pytest.approx(mic.wall[0] - FRAME / SR)

@@ -85,7 +85,7 @@ class STTConfig(Section):
     beam_size: int = Field(3, ge=1, le=10)
     language: str | None = "en"
     initial_prompt: str | None = None
-    cpu_threads: int = Field(0, ge=0, le=256)  # 0: library default
+    cpu_threads: int = Field(0, ge=0, le=256)  # 0: every core but one, at most 4 (the rest keeps listening)
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
     # Utterances up to this long are encoded in a window sized to them, not Whisper's 30 s (~6x faster);
     # 0 turns the fast path off.

@@ -35,6 +35,16 @@ HALLUCINATIONS = {
 _NONSPEECH = re.compile(r"^\s*[\[(♪*].*[\])♪*]\s*$|^[\W_]*$")  # "[BLANK_AUDIO]", "(music)", "...", "♪"
 
 
+def auto_threads(cores: int | None = None) -> int:
+    """Decoder threads for stt.cpu_threads 0: every core but one, at most 4. The spare core keeps listening
+    (VAD, wake word), the turn model and the voice running while Whisper decodes. CTranslate2's own default
+    (4) oversubscribes a 2-core machine: measured here, a 6 s request took 274 ms with it, 148 ms on one
+    thread (benchmarks/results/2026-11-30-vm-stt-threads.json)."""
+    import os
+
+    return max(1, min(4, (cores or os.cpu_count() or 2) - 1))
+
+
 def normalize(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
 
@@ -48,7 +58,8 @@ class FasterWhisperSTT:
                  short_window_s: float = 12.0, hypotheses: int = 1):
         self.model_path = str(model_path)
         self.model_name = model_name or self.model_path
-        self.device, self.compute_type, self.cpu_threads = device, compute_type, cpu_threads
+        self.device, self.compute_type = device, compute_type
+        self.cpu_threads = cpu_threads or (auto_threads() if device != "cuda" else 0)
         self.beam_size, self.language = beam_size, language
         self.short_window_s = short_window_s
         self.hypotheses = hypotheses  # beam hypotheses kept for rescoring (short utterances)
