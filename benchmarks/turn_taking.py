@@ -34,7 +34,7 @@ TURN_TIMEOUT_S = 20.0  # after the end of speech: a reply later than this counts
 QUIET_S = 4.0  # no turn at all this long after the speech: Penny did not take it
 THEN_AFTER_S = 1.2  # "stop" / barge-in: the user speaks this far into Penny's reply
 FOLLOW_GAP_S = 1.0  # a follow-up comes this long after Penny's reply has finished playing
-ECHO_LISTEN_S = 8.0  # echo clips: how long Penny's own reply is fed back before the clip ends
+ECHO_LISTEN_S = 14.0  # echo clips: how long Penny's own reply is fed back at most (a 3-event calendar reply takes ~8 s)
 _ASKED = re.compile(r"^Did you say: (?P<words>.+)\?$")
 
 
@@ -205,7 +205,7 @@ def echo_soak_line(e: dict) -> str:
 def estimate_s(clips: list[corpus.TurnClip], rules: int = len(RULES)) -> float:
     """Rough wall time of a run: each clip's speech, plus what its category waits for (measured on the VM)."""
     wait = {"fluent": 1.5, "hesitation": 1.5, "list": 2.0, "slow_number": 1.5, "follow_up": 6.0, "stop": 7.0,
-            "barge_in": 5.5, "echo": 6.0}  # echo: up to ECHO_LISTEN_S when Penny does not cut itself off
+            "barge_in": 5.5, "echo": 9.0}  # echo: up to ECHO_LISTEN_S when Penny does not cut itself off
     per_clip = sum((len(c.audio) / SR + wait[c.ask.category] + (0 if c.then_audio is None else len(c.then_audio) / SR))
                    * (2 if c.ask.category == "echo" else 1) for c in clips)  # echo: without and with AEC3
     return 20 + rules * per_clip  # + loading the engines

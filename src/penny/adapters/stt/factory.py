@@ -89,7 +89,7 @@ def doctor_checks(cfg) -> list:
         t0 = time.perf_counter()
         stt.warmup()
         return checks + [Check("stt", OK, f"faster-whisper {scfg.model} ({scfg.device}/{scfg.compute_type}, "
-                                          f"language {stt.language or 'detected'}) "
+                                          f"language {stt.language or 'detected'}, {stt.cpu_threads or 'default'} threads) "
                                           f"loaded in {time.perf_counter() - t0:.1f}s")]
     except (ModelNotFound, ConfigError) as exc:
         return checks + [Check("stt", FAIL, exc.message, fix=exc.hint or "")]
