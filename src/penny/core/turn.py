@@ -99,7 +99,9 @@ class TurnRunner:
         await self.out.stage("stt", "end")
         self.trace.backends["stt"] = engines.stt.name
         heard_text = transcript.text.strip()
-        self.words = heard_text  # core/turn_end.py may judge the pause now, before any rescoring
+        # No self.words yet: core/turn_end.py judges the pause once the words are understood. Judged before,
+        # "Take a note." read as finished while the phrase book was still scoring it, and the turn ended
+        # before it was known to be no request yet (5 of the model rule's cut-offs in the turns benchmark).
         # Worth scoring against the phrase book: a turn for Penny (the wake word fired in it, or the gate is open).
         for_me = addressed or gate.admits(*span)
         transcript = await assistant.best_reading(transcript, speech.audio, engines.stt, for_me, self.trace,
