@@ -12,7 +12,7 @@ _PREFIX = re.compile(
     r"i want you to|id like you to|i need you to|go ahead and) )*")
 # Sounds of thinking that mean nothing in a slot ("remember that, um, the bike lock ..."), per language
 # ("um" is a German word). They are skip words of every sentence library too (intents/library.py).
-HESITATIONS = {"en": frozenset({"um", "umm", "uh", "uhm", "ah", "erm", "hmm"})}
+HESITATIONS = {"en": frozenset({"um", "umm", "uh", "uhm", "ah", "eh", "erm", "hmm"})}  # "eh": how Whisper may write "uh"
 _SUFFIX = re.compile(r"(?: (?:please|thanks|thank you|penny|for me please))+$")
 
 
