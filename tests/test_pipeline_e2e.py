@@ -74,7 +74,10 @@ async def test_time_question_reply_wav_says_the_current_hour(engines, tmp_path):
     assert saved.reply_text == turn.reply and not saved.interrupted
     heard = await engines.stt.transcribe(_read(out))
     hours = {before.hour % 12 or 12, after.hour % 12 or 12}
-    assert hour_said(heard.text, hours), (turn.reply, heard.text)
+    # Whisper as the judge: at 4:44 its best reading ("It's 4, 4, 4, ...") was dropped as a decoding loop, so
+    # the beam's next reading counts too
+    said = heard.text or (heard.alternatives[0].text if heard.alternatives else "")
+    assert hour_said(said, hours), (turn.reply, heard)
     assert ordered(turn.trace, ["speech_end", "end_of_turn", "transcript", "first_token", "first_chunk",
                                 "first_audio", "playback_start", "turn_end"])
 
