@@ -97,8 +97,8 @@ def bench_stt_threads(threads: tuple[int, ...] = (1, 2, 4), repeats: int = 3, cf
                     times.append((time.perf_counter() - t0) * 1000)
                     if other:
                         other.join()
-            out["rows"].append({"threads": n, "with_turn_model": alongside, "median_ms": round(statistics.median(times), 1),
-                                "max_ms": round(max(times), 1)})
+            out["rows"].append({"threads": n, "with_turn_model": alongside,
+                                "median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)})
     return out
 
 

@@ -428,8 +428,9 @@ async def test_a_note_said_in_three_pieces_is_one_note(engines):
 @pytest.mark.asyncio(loop_scope="module")
 async def test_a_request_with_its_words_still_to_come_is_not_ended_while_it_is_being_understood(engines):
     """"Take a note, uh, the bike lock is in the garage" (the turns benchmark's hesitation clip): "Take a note."
-    sounds and reads finished, but is no request yet. The turn model must wait for the words to be understood (the phrase book scores them against the
-    audio first); judged before, the turn ended on "Did you say: Take a note?" while the user went on."""
+    sounds and reads finished, but is no request yet. The turn model must wait for the words to be understood
+    (the phrase book scores them against the audio first); judged before, the turn ended on "Did you say: Take
+    a note?" while the user went on."""
     notes = engines.plugins.plugins["notes"]
     before = [n["id"] for n in notes.store.load().get("notes", [])]
     turns = await said(engines, "Hey Penny, take a note,", 0.5, "uh,", 0.7, "the bike lock is in the garage.")

@@ -188,7 +188,7 @@ def test_the_full_decoder_s_repeat_is_cut_too():
 
 def test_decoder_threads_leave_a_core_for_listening():
     """stt.cpu_threads 0: every core but one, at most 4 (CTranslate2's own 4 oversubscribed 2 cores: in the
-    pipeline a command's decode took 261 ms median with it, 125 ms on one thread). A number set is kept."""
+    pipeline a command's decode took 266 ms median with it, 125 ms on one thread). A number set is kept."""
     from penny.adapters.stt.faster_whisper import FasterWhisperSTT, auto_threads
 
     assert [auto_threads(n) for n in (1, 2, 4, 16)] == [1, 1, 3, 4]

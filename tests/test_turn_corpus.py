@@ -288,6 +288,7 @@ def test_the_mic_finds_a_stream_time_by_sample_after_many_short_feeds():
 
     mic, t = asyncio.run(run())
     assert t == 20 * (FRAME + 100) / SR
-    assert mic.wall_at(t) == pytest.approx(mic.wall[-1] - FRAME / SR)  # this feed's frame, spoken 32 ms before it arrived
-    assert mic.wall_at((FRAME + 50) / SR) == pytest.approx(mic.wall[1] - 50 / SR)  # the short frame, 50 of 100 samples in
+    # this feed's frame was spoken 32 ms before it arrived; 50 of the short frame's 100 samples, 50 before
+    assert mic.wall_at(t) == pytest.approx(mic.wall[-1] - FRAME / SR)
+    assert mic.wall_at((FRAME + 50) / SR) == pytest.approx(mic.wall[1] - 50 / SR)
     assert mic.wall_at(0.0) == pytest.approx(mic.wall[0] - FRAME / SR)

@@ -19,6 +19,9 @@ import yaml
 from hassil import Intents, merge_dict
 from hassil.parse_expression import parse_sentence
 
+from penny.intents.text import HESITATIONS
+from penny.languages import base
+
 log = logging.getLogger("penny.intents")
 
 PACKAGE_SENTENCES = Path(__file__).parent / "sentences"
@@ -187,9 +190,6 @@ def load(language: str, wanted: set[str], custom_dir: Path | None = None,
         for name, per_intent in ((data.get("responses") or {}).get("intents") or {}).items():
             responses.setdefault(name, {}).update(per_intent)
         actions.update(data.get("actions") or {})
-    from penny.intents.text import HESITATIONS
-    from penny.languages import base
-
     hesitations = sorted(HESITATIONS.get(base(language), ()))  # "um": nothing to match, as slots drop them too
     merged["skip_words"] = list(dict.fromkeys([*skip_words, *merged["skip_words"], *hesitations]))
     defined = set(merged["lists"])

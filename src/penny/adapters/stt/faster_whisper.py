@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import threading
 import time
@@ -38,10 +39,8 @@ _NONSPEECH = re.compile(r"^\s*[\[(♪*].*[\])♪*]\s*$|^[\W_]*$")  # "[BLANK_AUD
 def auto_threads(cores: int | None = None) -> int:
     """Decoder threads for stt.cpu_threads 0: every core but one, at most 4. The spare core keeps listening
     (VAD, wake word), the turn model and the voice running while Whisper decodes. CTranslate2's own default
-    (4) oversubscribes a 2-core machine: measured here, a 6 s request took 274 ms with it, 148 ms on one
-    thread (benchmarks/results/2026-11-30-vm-stt-threads.json)."""
-    import os
-
+    (4) oversubscribes a 2-core machine: measured here, 1-5 s commands took 244 ms with it, 70 ms on one
+    thread, and 266 vs 125 ms in the pipeline (benchmarks/results/2026-11-30-vm-stt-threads.json)."""
     return max(1, min(4, (cores or os.cpu_count() or 2) - 1))
 
 
