@@ -9,6 +9,11 @@ RUN_PKGS := espeak-ng libportaudio2 libsndfile1
 TEST_PKGS := $(RUN_PKGS) sox chromium chromium-driver pocketsphinx-testdata asterisk-core-sounds-en-wav alsa-utils \
 	strace
 
+# llama.cpp (the embedded LLM) is built for any x86-64 with AVX2, not -march=native: a VM here reported AMX
+# that it would not let a program use (ggml's AMX matmul faulted at ldtilecfg), and pip's cache would hand a
+# wheel built natively on one machine to another. No cache, so the wheel is built with these flags.
+LLAMA_CMAKE := -DGGML_NATIVE=OFF
+
 .PHONY: run test setup setup-dev bench lock clean
 
 run: setup
@@ -28,7 +33,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@bash scripts/system-deps.sh $(RUN_PKGS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -r requirements.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/python -m pip install --no-cache-dir -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	$(BIN)/python -m penny.adapters.turn.provision
 	touch $@

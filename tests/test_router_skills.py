@@ -222,3 +222,13 @@ def test_read_only_intents_may_run_before_the_turn_ends(tmp_path, text, read_onl
     from penny.plugins.loading import build_plugins
 
     assert build_plugins(PennyConfig(), data_dir=tmp_path).read_only("s", text) is read_only
+
+
+@pytest.mark.parametrize("text, open_end", [("Take a note: buy batteries, light bulbs", True),
+                                            ("Remember that the keys are in the drawer.", True),
+                                            ("Add eggs, milk and bread to my shopping list.", False),
+                                            ("Set a timer for ten minutes.", False), ("What's on my calendar?", False),
+                                            ("Why is the sky blue?", False)])
+def test_a_request_ending_in_free_words_is_open_ended(registry, text, open_end):
+    """Free words at the end (a note) may go on after a pause; the turn's end waits for the voice."""
+    assert registry.open_ended(text) is open_end

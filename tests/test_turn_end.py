@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from penny.config import VADConfig
-from penny.core.turn_end import TurnEnd, Verdict, looks_complete, trails_off
+from penny.core.turn_end import CLOSED, HALF, OPEN, TurnEnd, Verdict, looks_complete, shape, trails_off
+from penny.core.understanding import Understanding
 
 
 @pytest.mark.parametrize("text", ["What time is it?", "Set a timer for ten minutes.", "Yes.", "Thanks!",
@@ -32,7 +33,8 @@ class Model:
         return self.p
 
 
-def judged(rule: str, p: float, silence_ms: float, words: str | None, **cfg) -> tuple[Verdict, TurnEnd]:
+def judged(rule: str, p: float, silence_ms: float, words: str | None, shape: str = "",
+           **cfg) -> tuple[Verdict, TurnEnd]:
     async def go():
         end = TurnEnd(VADConfig(end_of_turn=rule, **cfg), Model(p))
         end.pause(1.0, np.zeros(16000, np.float32))
@@ -40,7 +42,7 @@ def judged(rule: str, p: float, silence_ms: float, words: str | None, **cfg) -> 
             if end.p_done is not None or rule != "model":
                 break
             await asyncio.sleep(0.01)
-        return end.verdict(silence_ms, words), end
+        return end.verdict(silence_ms, words, shape), end
     return asyncio.run(go())
 
 
@@ -80,6 +82,37 @@ def test_a_number_with_no_unit_yet_trails_off(text, trailing):
     assert trails_off(text) is trailing
 
 
+@pytest.mark.parametrize("text, trailing", [("Hey Penny. Add eggs.", True), ("Hey Penny, add eggs", True),
+                                            ("Put milk.", True), ("Add eggs, milk and bread to my shopping list.", False),
+                                            ("Add milk to the list.", False), ("Tell me about Add, the band.", False)])
+def test_something_to_add_with_no_list_yet_trails_off(text, trailing):
+    """"Add eggs, ... milk, ... and bread to my shopping list": the pause after "eggs" is mid-list."""
+    assert trails_off(text) is trailing
+
+
+def test_free_words_at_the_end_hold_the_pause_in_an_unfinished_voice():
+    """"Take a note: buy batteries, ... light bulbs": a note reads finished at every pause; only the voice
+    says whether it goes on."""
+    note = "Take a note: buy batteries."
+    assert judged("model", 0.2, 600, note, OPEN)[0] == Verdict(hold_ms=1600)
+    assert judged("model", 0.9, 220, note, OPEN)[0] == Verdict("model")  # a finished voice ends it
+
+
+def test_a_whole_skill_request_in_an_unfinished_voice_ends_after_the_fast_pause():
+    """"Set a timer for ninety seconds." read by a voice the model calls unfinished (p 0.01 on Piper's)."""
+    assert judged("model", 0.1, 320, "Set a timer for 90 seconds.", CLOSED)[0] == Verdict("semantic")
+    assert judged("model", 0.1, 250, "Set a timer for 90 seconds.", CLOSED)[0] == Verdict()
+    assert judged("model", 0.1, 400, "Why is the sky blue?")[0] == Verdict()  # for the LLM: the silence rule
+
+
+@pytest.mark.parametrize("action, unfinished, parses, open_end, want", [
+    ("act", False, True, False, CLOSED), ("act", False, True, True, OPEN), ("act", False, False, False, ""),
+    ("confirm", False, True, False, HALF), ("repeat", False, False, False, HALF), ("act", True, False, False, HALF)])
+def test_the_shape_of_understood_words(action, unfinished, parses, open_end, want):
+    """Words Penny would ask about are often the first half of a request heard alone ("Add milk in?")."""
+    assert shape(Understanding("x", action, 0.5, parses, unfinished=unfinished, open_end=open_end)) == want
+
+
 def test_half_a_request_holds_even_when_the_model_says_finished():
     """"Set a timer for twenty" sounds finished and reads finished, but names a skill with no request yet."""
     async def go():
@@ -87,7 +120,7 @@ def test_half_a_request_holds_even_when_the_model_says_finished():
         end.pause(1.0, np.zeros(16000, np.float32))
         while end.p_done is None:
             await asyncio.sleep(0.01)
-        return end.verdict(400, "Set a timer for twenty.", unfinished=True)
+        return end.verdict(400, "Set a timer for twenty.", HALF)
     assert asyncio.run(go()) == Verdict(hold_ms=1600)
 
 

@@ -149,7 +149,8 @@ class VADConfig(Section):
     # A pause this long ends the turn when the words so far read as a finished request; 0: off.
     fast_end_silence_ms: int = Field(300, ge=0, le=10000)
     # After this much silence Penny starts transcribing and drafting the reply (held until the turn ends).
-    early_silence_ms: int = Field(100, ge=10, le=10000)
+    # 64 (two Silero frames) rather than 100: skills' first audio ~30 ms sooner on the turns benchmark.
+    early_silence_ms: int = Field(64, ge=10, le=10000)
     max_utterance_s: float = Field(15.0, gt=0.5, le=120)
     preroll_ms: int = Field(300, ge=0, le=3000)
     webrtc_aggressiveness: int = Field(2, ge=0, le=3)

@@ -95,6 +95,8 @@ class Assistant:
             meant = self.plugins.suggest(command)
             if meant is not None:  # words close to a request Penny knows, not an open question: ask about it
                 return Understanding(meant, "confirm", score, True, rescored=True, unfinished=near)
+        if parses and self.plugins is not None and self.plugins.open_ended(command):
+            heard = replace(heard, open_end=True)
         return heard
 
     def expects_answer(self, session_id: str) -> bool:

@@ -100,7 +100,7 @@ class VoiceSession:
             self.turn_end.resume()
         elif spec is not None:
             verdict = self.turn_end.verdict((self._stream_t - spec.silence_t) * 1000.0, spec.turn.words,
-                                            spec.turn.unfinished)
+                                            spec.turn.shape)
             if verdict.hold_ms is not None:
                 self.endpointer.hold(verdict.hold_ms)
             elif verdict.commit is not None:

@@ -20,6 +20,7 @@ from penny.core.events import (AudioChunk, BackendSwitched, ErrorEvent, ReplyDel
                                Transcript, TurnTrace, WakeDetected)
 from penny.core.output import Playback, TurnOutput
 from penny.core.sentences import SentenceSplitter
+from penny.core.turn_end import HALF, shape
 from penny.core.understanding import Understanding, split_name
 from penny.core.wake_gate import WakeGate
 from penny.errors import PennyError
@@ -48,7 +49,7 @@ class TurnRunner:
         self.out = TurnOutput(ctx.playback, trace, held)
         # What Whisper heard, once understood: core/turn_end.py reads it at a pause.
         self.words: str | None = None
-        self.unfinished = False  # the words name a skill but are no request yet
+        self.shape = ""  # how the words end, for core/turn_end.py (turn_end.HALF, OPEN, CLOSED; "": for the LLM)
         self.heard: Utterance | None = None  # the audio it was built from: both pieces when it joined a cut turn
         self.gate_before: WakeGate | None = None  # the wake gate before it heard its words
         self.replied: list[str] = []  # its answer so far
@@ -119,7 +120,7 @@ class TurnRunner:
         if wake is not None:
             await self.out.emit(wake)
         if command is None:  # nothing to act on yet: a bare "Hey Penny" (the request may follow), or not for me
-            self.words, self.unfinished = heard_text, True
+            self.words, self.shape = heard_text, HALF
             if wake is not None:  # a bare "Hey Penny": the gate now listens for the command
                 await self.say("Yes?")
             else:
@@ -128,7 +129,7 @@ class TurnRunner:
         understood = assistant.understand(self.ctx.session_id, command, transcript, rescored=text != heard_text)
         # The words as Whisper heard them: a phrase-book reading ("Set a timer.") must not make a trailing
         # "Set a timer for, um" look finished to core/turn_end.py.
-        self.words, self.unfinished = heard_text, understood.unfinished
+        self.words, self.shape = heard_text, shape(understood)
         await self.reply(command, understood)
 
     async def _join(self, joined: Continuation, words: str

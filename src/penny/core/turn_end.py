@@ -6,9 +6,12 @@
 - "model": a learned end-of-turn model (Smart Turn) hears the pause. Finished, and the words do not trail
   off, and they are not half a request (a skill's subject with no request yet: "set a timer for twenty"):
   the turn ends after `model_end_silence_ms`. Words that trail off or are half a request ("set a timer
-  for... um"), or an unfinished voice with words that don't read finished either: the pause may last up to
-  `max_pause_ms` before it ends the turn, so a thinking pause is not cut off. Finished words in an
-  unfinished voice: the silence rule (`end_silence_ms`).
+  for... um", "add eggs" with no list yet), words Penny would ask about, or an unfinished voice with words
+  that don't read finished or end in a free slot ("take a note: buy batteries,"): the pause may last up
+  to `max_pause_ms` before it ends the turn, so a thinking pause or a list is not cut off. Finished words
+  in an unfinished voice: a whole skill request ends after `fast_end_silence_ms` (on the turns benchmark's
+  synthetic voices the model calls a quarter of finished commands unfinished); anything else, the silence
+  rule (`end_silence_ms`).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 
 from penny.config import VADConfig
 from penny.core.contracts import Frame, TurnEndModel
+from penny.core.understanding import Understanding
 
 _CONTINUES = {
     "and", "or", "but", "so", "because", "then", "if", "than", "that", "which", "who", "when", "where",
@@ -27,18 +31,34 @@ _CONTINUES = {
 }
 _WORDS = re.compile(r"[a-z0-9']+")
 _NO_UNIT = re.compile(r"\b(?:in|for|after)\s+(?:a\s+)?\d{1,3}[.!?]*$", re.I)  # "remind me in 40": a number, no unit yet
+# "Add eggs," / "Put milk": something to add, no list named yet (the turns benchmark's lists were cut here)
+_NO_LIST = re.compile(r"(?:^|[.!?,:]\s+)(?:add|put)\s+(?:(?!\b(?:to|on|onto|in|into)\b)[^.!?])+[.!?]*$", re.I)
 
 
 def trails_off(text: str) -> bool:
-    """The words stop mid-thought: on "and", "the", "um", with "...", or on a duration's number."""
+    """The words stop mid-thought: on "and", "the", "um", with "...", on a duration's number, or on
+    something to add with no list yet."""
     t = text.strip()
     words = _WORDS.findall(t.lower())
-    return not words or t.endswith(("...", "…", ",", "-")) or words[-1] in _CONTINUES or bool(_NO_UNIT.search(t))
+    return not words or t.endswith(("...", "…", ",", "-")) or words[-1] in _CONTINUES or \
+        bool(_NO_UNIT.search(t)) or bool(_NO_LIST.search(t))
 
 
 def looks_complete(text: str) -> bool:
     t = text.strip()
     return bool(t) and t[-1] in ".?!" and not trails_off(t)
+
+
+# How the understood words end (TurnRunner.shape): half a request, or words Penny would ask about (the first
+# half of a request heard alone: "Did you say: Add milk in?"); a request ending in free words (a note's
+# text: more may follow); a whole skill request. "": anything else (for the LLM).
+HALF, OPEN, CLOSED = "half", "open", "closed"
+
+
+def shape(heard: Understanding) -> str:
+    if heard.unfinished or heard.action != "act":
+        return HALF
+    return "" if not heard.parses else OPEN if heard.open_end else CLOSED
 
 
 @dataclass(frozen=True)
@@ -78,9 +98,9 @@ class TurnEnd:
             return None
         return task.result()
 
-    def verdict(self, silence_ms: float, words: str | None, unfinished: bool = False) -> Verdict:
-        """`words`: the transcript of the utterance so far, once understood (None: not yet); `unfinished`:
-        they name a skill but are no request yet."""
+    def verdict(self, silence_ms: float, words: str | None, shape: str = "") -> Verdict:
+        """`words`: the transcript of the utterance so far, once understood (None: not yet); `shape`: how
+        they end (HALF, OPEN, CLOSED or "")."""
         cfg = self.cfg
         if self.rule == "silence" or words is None:
             return Verdict()
@@ -90,9 +110,12 @@ class TurnEnd:
         p = self.p_done
         if p is None:
             return Verdict()
-        if trails_off(words) or unfinished or (p < cfg.turn_model_threshold and not looks_complete(words)):
+        voice_done = p >= cfg.turn_model_threshold
+        if trails_off(words) or shape == HALF or (not voice_done and (shape == OPEN or not looks_complete(words))):
             self.held = True  # mid-thought: wait for the rest
             return Verdict(hold_ms=cfg.max_pause_ms)
-        if p < cfg.turn_model_threshold:
-            return Verdict()  # the words read finished, the voice does not: the silence rule decides
+        if not voice_done:  # the words read finished, the voice does not
+            if shape == CLOSED and cfg.fast_end_silence_ms > 0:
+                return Verdict("semantic" if silence_ms >= cfg.fast_end_silence_ms else None)
+            return Verdict()  # the silence rule decides
         return Verdict("model" if silence_ms >= cfg.model_end_silence_ms else None)

@@ -31,6 +31,7 @@ class Understanding:
     parses: bool  # the words are a request a skill understands
     rescored: bool = False  # a beam hypothesis other than Whisper's best was chosen because it parses
     unfinished: bool = False  # names a skill's subject but is no request yet ("set a timer for twenty")
+    open_end: bool = False  # a request ending in free words ("take a note: buy batteries"): more may follow
 
     def to_trace(self) -> dict:
         return {"action": self.action, "confidence": round(self.confidence, 3), "parses": self.parses,

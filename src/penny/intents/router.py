@@ -33,6 +33,7 @@ class Candidate:
     intent: Intent
     slots: dict
     score: tuple
+    open_end: bool = False
 
 
 class IntentRouter:
@@ -93,7 +94,10 @@ class IntentRouter:
             wildcards = [e for e in result.entities_list if e.is_wildcard]
             score = (owner[1].fallback, len(wildcards), -result.text_chunks_matched,
                      sum(len(e.text or "") for e in wildcards))
-            found.append(Candidate(owner[0], owner[1], slots, score))
+            tail = normalize(said)  # free words that end it: "take a note: buy batteries, ..." (not a duration)
+            open_end = any(isinstance(slots.get(e.name), str) and (w := normalize(e.text or "")) and tail.endswith(w)
+                           for e in wildcards)
+            found.append(Candidate(owner[0], owner[1], slots, score, open_end))
         found.sort(key=lambda c: c.score)
         seen: set = set()
         for c in found:
@@ -132,7 +136,7 @@ class IntentRouter:
     def route(self, text: str) -> IntentMatch | None:
         for c in self.candidates(text):
             log.debug("routed %r -> %s.%s %s", text, c.plugin, c.intent.name, c.slots)
-            return IntentMatch(c.plugin, c.intent.name, c.slots, normalize(text), c.intent.fallback)
+            return IntentMatch(c.plugin, c.intent.name, c.slots, normalize(text), c.intent.fallback, c.open_end)
         return None
 
     def intent(self, match: IntentMatch) -> Intent | None:

@@ -33,6 +33,7 @@ class IntentMatch:
     slots: dict[str, str]
     text: str  # the normalised text that matched
     catch_all: bool = False  # only a catch-all intent took it ("what's a vet" -> a note that mentions the vet)
+    open_end: bool = False  # the words end in a free slot (a note's text): more of it may follow a pause
 
 
 Handler = Callable[[dict], Awaitable[SkillResult]]
