@@ -28,6 +28,7 @@ class TurnView:
     end_rule: str | None = None
     intent: str | None = None
     replies: list[str] = field(default_factory=list)
+    said: str = ""  # its words so far (ReplyDelta): a long reply still going when the listening ends
     speech_start: float | None = None  # the start of the audio the turn was built from (from its trace)
     merged_from: str | None = None  # the cut turn it joined (from its trace)
 
@@ -75,7 +76,7 @@ def turns_of(events: list[tuple[float, object]]) -> list[TurnView]:
         if isinstance(ev, ReplyAudio) and view.first_audio is None and view.texting:
             view.first_audio = wall
         elif isinstance(ev, ReplyDelta):
-            view.texting = True
+            view.texting, view.said = True, view.said + ev.text
         elif isinstance(ev, ReplyDone) and ev.text:
             view.replies.append(ev.text)
         elif isinstance(ev, TurnTrace):
@@ -89,8 +90,10 @@ def turns_of(events: list[tuple[float, object]]) -> list[TurnView]:
     return sorted(turns.values(), key=lambda v: v.committed if v.committed is not None else float("inf"))
 
 
-def replies(turns: list[TurnView]) -> list[str]:
-    return [r for t in turns for r in t.replies]
+def replies(turns: list[TurnView], partial: bool = False) -> list[str]:
+    """What Penny answered; `partial`: a reply still going counts with its words so far (an echo clip stops
+    listening after ECHO_LISTEN_S, and a story may go on longer)."""
+    return [r for t in turns for r in (t.replies or ([t.said.strip()] if partial and t.said.strip() else []))]
 
 
 def judge_request(turns: list[TurnView], true_end: float) -> dict:

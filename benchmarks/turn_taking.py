@@ -69,6 +69,7 @@ async def run_clip(bench, clip: corpus.TurnClip, rule: str, penny_db: float, aec
             cut = [w for w, ev in mic.events if type(ev).__name__ == "Interrupted"]
             rec["false_barge_ins"] = scoring.false_barge_ins(mic.sink.cuts, cut, true_end, time.perf_counter())
             rec.update(scoring.judge_request(mic.turns(), true_end))
+            rec["replies"] = scoring.replies(mic.turns(), partial=True)
             rec["fulfilled"] = not rec["false_barge_ins"] and _check(bench, ask, rec["replies"])
         else:
             await _answer_questions(bench, mic, clip)

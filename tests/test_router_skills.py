@@ -232,3 +232,12 @@ def test_read_only_intents_may_run_before_the_turn_ends(tmp_path, text, read_onl
 def test_a_request_ending_in_free_words_is_open_ended(registry, text, open_end):
     """Free words at the end (a note) may go on after a pause; the turn's end waits for the voice."""
     assert registry.open_ended(text) is open_end
+
+
+def test_a_question_a_note_answers_is_not_open_ended(registry):
+    """The note search reads "where is {topic}": a whole question, however its free words end it."""
+    import asyncio
+
+    asyncio.run(registry.handle_text("s", "Remember that the spare key is under the mat."))
+    assert registry.route("Where is the spare key?").plugin == "notes"
+    assert not registry.open_ended("Where is the spare key?")

@@ -110,6 +110,16 @@ def test_a_reply_committed_before_the_true_end_is_a_cut_off():
     assert got["replies"] == ["Did you say: set a timer for?", "Okay."]
 
 
+def test_a_reply_still_going_counts_with_its_words_so_far_only_when_asked():
+    """An echo clip stops listening while a long story still plays: it is judged on what was said."""
+    events = [(TRUE_END + 0.3, ReplyStarted("s", "x")), (TRUE_END + 0.4, ReplyDelta("s", "The lighthouse ")),
+              (TRUE_END + 0.5, ReplyDelta("s", "keeper was"))]
+    views = ts.turns_of(events)
+    assert ts.replies(views) == [] and ts.replies(views, partial=True) == ["The lighthouse keeper was"]
+    done = ts.turns_of(events + [(TRUE_END + 9, ReplyDone("s", "The lighthouse keeper was old."))])
+    assert ts.replies(done, partial=True) == ["The lighthouse keeper was old."]
+
+
 def test_a_finished_request_gives_latency_from_the_true_end_and_a_filler_is_not_the_answer():
     events = _answer("b", TRUE_END + 0.3, TRUE_END + 1.2, filler_at=TRUE_END + 0.9)
     got = ts.judge_request(ts.turns_of(events), TRUE_END)

@@ -94,9 +94,12 @@ class IntentRouter:
             wildcards = [e for e in result.entities_list if e.is_wildcard]
             score = (owner[1].fallback, len(wildcards), -result.text_chunks_matched,
                      sum(len(e.text or "") for e in wildcards))
-            tail = normalize(said)  # free words that end it: "take a note: buy batteries, ..." (not a duration)
-            open_end = any(isinstance(slots.get(e.name), str) and (w := normalize(e.text or "")) and tail.endswith(w)
-                           for e in wildcards)
+            # free words being dictated end it: "take a note: buy batteries, ..." (not a duration, not a question's
+            # topic: "how many legs does a spider have" is whole however a note search reads it)
+            tail = normalize(said)
+            open_end = not owner[1].read_only and any(
+                isinstance(slots.get(e.name), str) and (w := normalize(e.text or "")) and tail.endswith(w)
+                for e in wildcards)
             found.append(Candidate(owner[0], owner[1], slots, score, open_end))
         found.sort(key=lambda c: c.score)
         seen: set = set()
