@@ -116,6 +116,16 @@ def test_voiced_s_counts_the_voice_since_the_last_pause():
     assert ep.in_speech and ep.voiced_s == pytest.approx(0.1)
 
 
+def test_a_gap_shorter_than_the_burst_gap_keeps_counting_the_voice():
+    """"Stop.": the /t/'s closure is a short gap; barge-in's count goes on over it, whenever early_silence_ms
+    starts transcribing."""
+    ep = Endpointer(EnergyVAD(), cfg(early_silence_ms=64))
+    ep.process(AudioChunk(bursts([(0.0, 0.5)], 0.5), SR))
+    ep.process(AudioChunk(np.zeros(int(0.08 * SR), np.float32), SR))  # 80 ms: early silence, not a pause
+    ep.process(AudioChunk(bursts([(0.0, 0.1)], 0.1), SR))
+    assert ep.in_speech and ep.voiced_s == pytest.approx(0.6, abs=0.04)
+
+
 def test_blip_shorter_than_min_speech_is_ignored():
     x = bursts([(1.0, 1.06), (3.0, 3.04)], 4.0)
     assert run(Endpointer(EnergyVAD(), cfg(min_speech_ms=100)), x, 512) == []

@@ -22,6 +22,9 @@ from penny.core.events import AudioChunk, SilenceStarted, SpeechEnded, SpeechSta
 from penny.core.pcm import RATE as SR
 
 TAIL_PAD_S = 0.2  # silence kept after the last voiced sample: Whisper likes a little padding
+# A gap this long starts barge-in's count of voice (`voiced_s`) again. Not early_silence_ms: at 64 ms the
+# closure of the /t/ in "Stop." reset it over a reply, and the stop came ~60 ms later (echo soak, p90 171 -> 230).
+BURST_GAP_S = 0.12
 
 Event = SpeechStarted | SilenceStarted | SpeechEnded
 IDLE, CANDIDATE, SPEECH = "idle", "candidate", "speech"
@@ -37,6 +40,7 @@ class Endpointer:
         self.end_silence = int(cfg.end_silence_ms * SR / 1000)
         early = cfg.early_silence_ms if early_silence_ms is None else early_silence_ms
         self.early_silence = min(self.end_silence, max(1, int(early * SR / 1000)))
+        self.burst_gap = int(BURST_GAP_S * SR)
         self.max_utterance = int(cfg.max_utterance_s * SR)
         self.preroll = int(cfg.preroll_ms * SR / 1000)
         self.tail_pad = int(TAIL_PAD_S * SR)
@@ -141,8 +145,10 @@ class Endpointer:
                 self.pause_limit = self.end_silence
             else:
                 self._silence += len(f)
+                if self._silence >= self.burst_gap:
+                    self._burst = 0
                 if not self._silence_sent and self._silence >= self.early_silence:
-                    self._silence_sent, self._burst = True, 0
+                    self._silence_sent = True
                     events.append(SilenceStarted(t=self._last_voiced / SR, audio=self._audio(),
                                                  start_t=self._start / SR, audio_t=self._utt_start / SR))
                 if self._silence >= self.pause_limit:
