@@ -83,7 +83,8 @@ class Assistant:
             return replace(CERTAIN, text=command)
         if self.expects_answer(session_id) and yes_or_no(command, self.language) is not None:
             return Understanding(command, "act", 1.0, True)  # the answer to a question Penny just asked
-        parses = self._parses(command)
+        match = self.plugins.route(command) if self.plugins is not None else None  # routed once for all below
+        parses = match is not None
         read_only = parses and self.plugins is not None and self.plugins.read_only(session_id, command)
         score = confidence(transcript.avg_logprob, transcript.no_speech_prob, transcript.compression_ratio)
         near = self.plugins is not None and self.plugins.near_skill(command)
@@ -95,9 +96,7 @@ class Assistant:
             meant = self.plugins.suggest(command)
             if meant is not None:  # words close to a request Penny knows, not an open question: ask about it
                 return Understanding(meant, "confirm", score, True, rescored=True, unfinished=near)
-        if parses and self.plugins is not None and self.plugins.open_ended(command):
-            heard = replace(heard, open_end=True)
-        return heard
+        return replace(heard, open_end=True) if match is not None and match.open_end else heard
 
     def expects_answer(self, session_id: str) -> bool:
         if self._pending_clarification(session_id, pop=False) is not None:

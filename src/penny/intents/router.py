@@ -80,7 +80,8 @@ class IntentRouter:
     def candidates(self, text: str) -> Iterator[Candidate]:
         """Every reading of `text` that some intent accepts, best first."""
         said = clean(text)
-        if not normalize(said):
+        words = normalize(said)
+        if not words:
             return
         found: list[Candidate] = []
         now = self.now()
@@ -96,9 +97,8 @@ class IntentRouter:
                      sum(len(e.text or "") for e in wildcards))
             # free words being dictated end it: "take a note: buy batteries, ..." (not a duration, not a question's
             # topic: "how many legs does a spider have" is whole however a note search reads it)
-            tail = normalize(said)
             open_end = not owner[1].read_only and any(
-                isinstance(slots.get(e.name), str) and (w := normalize(e.text or "")) and tail.endswith(w)
+                isinstance(slots.get(e.name), str) and (w := normalize(e.text or "")) and words.endswith(w)
                 for e in wildcards)
             found.append(Candidate(owner[0], owner[1], slots, score, open_end))
         found.sort(key=lambda c: c.score)

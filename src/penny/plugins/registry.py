@@ -120,11 +120,6 @@ class PluginRegistry:
             return None
         return await self.handle(match, session_id=session_id)
 
-    def open_ended(self, text: str) -> bool:
-        """Does the request end in free words (a note's text), so that more of it may follow a pause?"""
-        match = self.route(text)
-        return match is not None and match.open_end
-
     def near_skill(self, text: str) -> bool:
         """Does `text` name a skill's subject ("timer", "calendar")?"""
         words = set(re.findall(r"[a-z]+", text.lower()))
