@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from penny.config import VADConfig
-from penny.core.turn_end import CLOSED, HALF, OPEN, TurnEnd, Verdict, looks_complete, shape, trails_off
+from penny.core.turn_end import CLOSED, HALF, OPEN, QUESTION, TurnEnd, Verdict, looks_complete, shape, trails_off
 from penny.core.understanding import Understanding
 
 
@@ -102,7 +102,25 @@ def test_a_whole_skill_request_in_an_unfinished_voice_ends_after_the_fast_pause(
     """"Set a timer for ninety seconds." read by a voice the model calls unfinished (p 0.01 on Piper's)."""
     assert judged("model", 0.1, 320, "Set a timer for 90 seconds.", CLOSED)[0] == Verdict("semantic")
     assert judged("model", 0.1, 250, "Set a timer for 90 seconds.", CLOSED)[0] == Verdict()
-    assert judged("model", 0.1, 400, "Why is the sky blue?")[0] == Verdict()  # for the LLM: the silence rule
+    assert judged("model", 0.1, 400, "Tell me a story about a dragon.")[0] == Verdict()  # the silence rule
+
+
+def test_a_whole_question_for_the_llm_in_an_unfinished_voice_ends_after_the_fast_pause():
+    """Smart Turn hears most of the turns corpus' questions as unfinished (p 0.03-0.13): "Why is the sky blue?"
+    waited out the 500 ms silence rule. A request that may go on ("Tell me a story about ...") still does."""
+    assert judged("model", 0.1, 320, "Hey Penny. Why is the sky blue?", QUESTION)[0] == Verdict("semantic")
+    assert judged("model", 0.1, 250, "Hey Penny. Why is the sky blue?", QUESTION)[0] == Verdict()
+    assert judged("model", 0.1, 400, "What's the...", QUESTION)[0] == Verdict(hold_ms=1600)  # trails off
+
+
+@pytest.mark.parametrize("command, words, want", [
+    ("Why is the sky blue", "Hey Penny, why is the sky blue?", QUESTION),  # the phrase engine drops the "?"
+    ("What's the capital of France?", "What's the capital of France?", QUESTION),
+    ("Tell me about Rome.", "Tell me about Rome.", ""),
+    ("What's the capital", "Hey Penny. What's the capital.", ""),  # Whisper heard no question
+    ("Is it", "Is it?", QUESTION)])
+def test_a_question_for_the_llm(command, words, want):
+    assert shape(Understanding(command, "act", 0.8, False), words) == want
 
 
 @pytest.mark.parametrize("action, unfinished, parses, open_end, want", [

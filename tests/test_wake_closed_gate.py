@@ -29,9 +29,11 @@ class CountingLLM(LLMStub):
 
     def __init__(self):
         self.calls = 0
+        self.asked: list[str] = []  # the user's words of each call
 
     async def stream(self, messages, tools=None):
         self.calls += 1
+        self.asked.append(messages[-1]["content"])
         yield TextDelta("You said: " + messages[-1]["content"])
 
 

@@ -136,6 +136,17 @@ async def test_one_breath_command_is_answered_then_follow_up_then_closed(engines
 
 
 @pytest.mark.slow
+async def test_the_llm_gets_the_request_without_the_name_it_was_called_by(engines, piper_say):
+    """The acoustic wake word leaves "Hey Penny." in the transcript; SmolLM2 answered "Hey Penny. What's two
+    plus two?" with "Hey Penny, how's it going?". The question reaches it alone; the transcript keeps the name."""
+    events = await run(engines, concat_with_silence([load(piper_say("Hey Penny, why is the sky blue?"))]))
+    heard = [e.text for e in events if isinstance(e, Transcript) and e.text]
+    assert heard and "penny" in heard[-1].lower()
+    assert len(engines.llm.asked) == 1 and "sky" in engines.llm.asked[0].lower()
+    assert "penny" not in engines.llm.asked[0].lower() and engines.llm.asked[0][0].isupper()
+
+
+@pytest.mark.slow
 # (the unaddressed sentence spoken over the reply woke the first model: score 0.76 at its onset)
 async def test_barge_in_with_hey_penny(engines, piper_say, monkeypatch):
     monkeypatch.setattr(engines.cfg.wake, "require_during_playback", False)  # about barge-in, not the echo guard

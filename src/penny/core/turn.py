@@ -126,10 +126,13 @@ class TurnRunner:
             else:
                 log.info("not addressed to me: %r", text)
             return
+        # The request without the name it was addressed with (an acoustic wake word leaves "Hey Penny." in
+        # the words): the LLM answered "Hey Penny, how's it going?" to "Hey Penny. What's two plus two?"
+        command = split_name(command, self.ctx.engines.cfg.assistant.name)[1] or command
         understood = assistant.understand(self.ctx.session_id, command, transcript, rescored=text != heard_text)
         # The words as Whisper heard them: a phrase-book reading ("Set a timer.") must not make a trailing
         # "Set a timer for, um" look finished to core/turn_end.py.
-        self.words, self.shape = heard_text, shape(understood)
+        self.words, self.shape = heard_text, shape(understood, heard_text)
         await self.reply(command, understood)
 
     async def _join(self, joined: Continuation, words: str

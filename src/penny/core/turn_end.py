@@ -9,9 +9,9 @@
   for... um", "add eggs" with no list yet), words Penny would ask about, or an unfinished voice with words
   that don't read finished or end in a free slot ("take a note: buy batteries,"): the pause may last up
   to `max_pause_ms` before it ends the turn, so a thinking pause or a list is not cut off. Finished words
-  in an unfinished voice: a whole skill request ends after `fast_end_silence_ms` (on the turns benchmark's
-  synthetic voices the model calls a quarter of finished commands unfinished); anything else, the silence
-  rule (`end_silence_ms`).
+  in an unfinished voice: a whole skill request, or a whole question for the LLM ("Why is the sky blue?"),
+  ends after `fast_end_silence_ms` (on the turns benchmark's synthetic voices the model calls a quarter of
+  finished commands and most questions unfinished); anything else, the silence rule (`end_silence_ms`).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from penny.config import VADConfig
 from penny.core.contracts import Frame, TurnEndModel
-from penny.core.understanding import Understanding
+from penny.core.understanding import Understanding, asks
 
 _CONTINUES = {
     "and", "or", "but", "so", "because", "then", "if", "than", "that", "which", "who", "when", "where",
@@ -51,14 +51,19 @@ def looks_complete(text: str) -> bool:
 
 # How the understood words end (TurnRunner.shape): half a request, or words Penny would ask about (the first
 # half of a request heard alone: "Did you say: Add milk in?"); a request ending in free words (a note's
-# text: more may follow); a whole skill request. "": anything else (for the LLM).
-HALF, OPEN, CLOSED = "half", "open", "closed"
+# text: more may follow); a whole skill request; a whole question for the LLM. "": anything else (for the LLM:
+# "Tell me a story about a lighthouse keeper." may go on).
+HALF, OPEN, CLOSED, QUESTION = "half", "open", "closed", "question"
 
 
-def shape(heard: Understanding) -> str:
+def shape(heard: Understanding, words: str = "") -> str:
+    """`words`: the transcript as Whisper wrote it (its "?" says it heard a question; the wake phrase's
+    command has lost it)."""
     if heard.unfinished or heard.action != "act":
         return HALF
-    return "" if not heard.parses else OPEN if heard.open_end else CLOSED
+    if not heard.parses:
+        return QUESTION if asks(heard.text) and words.rstrip().endswith("?") else ""
+    return OPEN if heard.open_end else CLOSED
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ class TurnEnd:
             self.held = True  # mid-thought: wait for the rest
             return Verdict(hold_ms=cfg.max_pause_ms)
         if not voice_done:  # the words read finished, the voice does not
-            if shape == CLOSED and cfg.fast_end_silence_ms > 0:
+            if shape in (CLOSED, QUESTION) and cfg.fast_end_silence_ms > 0:
                 return Verdict("semantic" if silence_ms >= cfg.fast_end_silence_ms else None)
             return Verdict()  # the silence rule decides
         return Verdict("model" if silence_ms >= cfg.model_end_silence_ms else None)

@@ -101,8 +101,9 @@ _WRITTEN = {"whats": "what's", "hows": "how's", "whens": "when's", "wheres": "wh
             "im": "I'm", "dont": "don't", "cant": "can't", "ive": "I've", "isnt": "isn't", "arent": "aren't",
             "wont": "won't", "didnt": "didn't", "doesnt": "doesn't", "thats": "that's", "theres": "there's",
             "lets": "let's", "i": "I", "todays": "today's"}
-_ASKS = {"what", "when", "where", "who", "how", "is", "are", "do", "does", "did", "will", "can", "could", "which",
-         "am", "whats", "hows", "whens", "wheres", "whos", "isnt", "arent", "should", "would", "have", "has"}
+_ASKS = {"what", "when", "where", "who", "whose", "why", "how", "is", "are", "do", "does", "did", "will", "can",
+         "could", "which", "am", "whats", "hows", "whens", "wheres", "whos", "whys", "isnt", "arent", "should",
+         "would", "have", "has"}
 
 
 def written(words: str) -> str:
@@ -113,6 +114,12 @@ def written(words: str) -> str:
         return ""
     text = " ".join(_WRITTEN.get(x, x) for x in w)
     return text[0].upper() + text[1:] + ("?" if w[0] in _ASKS else ".")
+
+
+def asks(text: str) -> bool:
+    """The words open like an English question ("Why is the sky blue", "What's the date")."""
+    first = re.match(r"\s*([A-Za-z']+)", text)
+    return first is not None and first.group(1).lower().replace("'", "") in _ASKS
 
 
 def split_name(text: str, name: str, loose: bool = False) -> tuple[str, str]:
