@@ -3,8 +3,8 @@ one session, one WebRTC AEC3 canceller for the whole run (as in `penny listen`),
 microphone through a simulated room as loud as the user. The user asks N requests one after another;
 every fifth reply the user talks over Penny ("Stop." / "Wait, what time is it?").
 
-Counted: replies cut while only Penny talked (false barge-ins), wake words and transcripts from Penny's
-own voice (a turn no request started), and for the talk-over trials the reaction time from the user's
+Counted: replies cut while only Penny talked (false barge-ins), pauses it played on from (false pauses: a
+stutter), wake words and transcripts from Penny's own voice (a turn no request started), and for the talk-over trials the reaction time from the user's
 first sound to the speaker going quiet. The canceller learns the room on the first reply; until it has
 (adapters/audio/echo.py: the echo down by 15 dB for 2 s), the speaker path keeps its barge-in guard.
 """
@@ -92,6 +92,9 @@ def _score(mic: Mic, say: list[np.ndarray], trials: list[dict], replies: int) ->
         "replies": replies,
         "requests": len(say),
         "false_barge_ins": max(0, cut_turns - len(talk_cuts)),
+        # Penny's speaker went quiet at a voiced frame and played on (vad.barge_in_pause): a stutter, not a cut
+        "false_pauses": len(mic.sink.resumes),
+        "false_pause_ms": [round((b - a) * 1000) for a, b in mic.sink.resumes],
         "extra_transcripts": max(0, transcripts - len(say) - len(trials)),
         "extra_wakes": max(0, wakes - len(say)),
         "talk_over": trials,

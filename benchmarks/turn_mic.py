@@ -32,6 +32,9 @@ class RoomSink:
         self._end = 0  # mic sample where the queued audio ends
         self.until = 0.0  # perf_counter time the queued audio ends
         self.cuts: list[float] = []
+        self.paused_at: float | None = None  # perf_counter time of a pause (voice over the reply)
+        self._held: list[np.ndarray] = []  # what a pause kept, to play on from
+        self.resumes: list[tuple[float, float]] = []  # (paused, played on): a pause that was no barge-in
 
     @property
     def echo_cancelled(self) -> bool:
@@ -43,6 +46,12 @@ class RoomSink:
         from penny.core.pcm import to_16k_mono
 
         audio = to_16k_mono(chunk.as_float32(), chunk.sample_rate)
+        if self.paused_at is not None:
+            self._held.append(audio)
+            return
+        self._lay(audio)
+
+    def _lay(self, audio: np.ndarray) -> None:
         start = max(self.mic.horizon, self._end)
         if start + len(audio) > len(self.played):
             self.played = np.concatenate([self.played, np.zeros(start + len(audio) + SR * 30, np.float32)])
@@ -51,13 +60,35 @@ class RoomSink:
         self.until = max(time.perf_counter(), self.until) + len(audio) / SR
 
     async def drain(self) -> None:
-        if self.realtime:  # the turn lasts until its reply has played, as with a real speaker
-            await asyncio.sleep(max(0.0, self.until - time.perf_counter()))
+        while self.realtime and self.playing:  # the turn lasts until its reply has played, as with a real speaker
+            await asyncio.sleep(max(0.01, self.until - time.perf_counter()))
 
     async def stop(self) -> None:
         now = time.perf_counter()
-        if self.until > now + 0.02:
+        if self.paused_at is not None:
+            self.cuts.append(self.paused_at)  # it went quiet at the pause and never played on
+        elif self.until > now + 0.02:
             self.cuts.append(now)
+        self.paused_at, self._held = None, []
+        self._silence_from_now(now)
+
+    async def pause(self) -> None:
+        """As SpeakerSink.pause: quiet now, what had yet to sound kept (the output buffer's part too)."""
+        now = time.perf_counter()
+        self._held = [self.played[self.mic.n:self._end].copy()]
+        self.paused_at = now
+        self._silence_from_now(now)
+
+    async def resume(self) -> None:
+        if self.paused_at is None:
+            return
+        held, self._held = self._held, []
+        self.resumes.append((self.paused_at, time.perf_counter()))
+        self.paused_at = None
+        for audio in held:
+            self._lay(audio)
+
+    def _silence_from_now(self, now: float) -> None:
         self.until = now
         self.played[self.mic.n:self._end] = 0.0
         self._end = self.mic.n
@@ -67,7 +98,7 @@ class RoomSink:
 
     @property
     def playing(self) -> bool:
-        return time.perf_counter() < self.until
+        return self.paused_at is not None or time.perf_counter() < self.until
 
     async def close(self) -> None:
         pass

@@ -169,6 +169,7 @@ def summarize(records: list[dict], rules: tuple[str, ...]) -> dict:
             "silent_early_end": _rate([{"x": r["silent_early_ends"] > 0} for r in recs if "silent_early_ends" in r], "x"),
             "false_barge_ins": sum(r.get("false_barge_ins") or 0 for r in echo), "echo_clips": len(echo),
             "false_barge_ins_aec": sum(r.get("false_barge_ins") or 0 for r in aec), "echo_aec_clips": len(aec),
+            "false_pauses_aec": sum(r.get("false_pauses") or 0 for r in aec),
             "barge_in_reaction_ms": _stats([r.get("reaction_ms") for r in barge]),
             "barge_in_stopped": _rate(barge, "stopped"),
             "by_category": {c: {"clips": len(rs), "cut_off": _rate(rs, "cut_off"), "fulfilled": _rate(rs, "fulfilled"),
@@ -199,6 +200,7 @@ def markdown(summary: dict) -> str:
             ("end of speech → end of turn (median / p90 ms)", lambda s: _ms(s["end_of_turn_ms"])),
             ("false barge-ins from Penny's own voice", lambda s: f"{s['false_barge_ins']} / {s['echo_clips']} clips"),
             ("… with WebRTC AEC3 on the mic", lambda s: f"{s['false_barge_ins_aec']} / {s['echo_aec_clips']} clips"),
+            ("… pauses it played on from (a stutter)", lambda s: f"{s.get('false_pauses_aec', 0)}"),
             ("barge-in reaction (median / p90 ms)", lambda s: _ms(s["barge_in_reaction_ms"])),
             ("barge-in / \"stop\" stopped Penny", lambda s: _pct(s["barge_in_stopped"]))]
     lines = ["| measure | " + " | ".join(f"`{r}`" for r in rules) + " |", "|---|" + "---:|" * len(rules)]

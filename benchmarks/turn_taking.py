@@ -68,6 +68,7 @@ async def run_clip(bench, clip: corpus.TurnClip, rule: str, penny_db: float, aec
             await mic.feed(seconds=ECHO_LISTEN_S, until=lambda: finished() and not mic.sink.playing)
             cut = [w for w, ev in mic.events if type(ev).__name__ == "Interrupted"]
             rec["false_barge_ins"] = scoring.false_barge_ins(mic.sink.cuts, cut, true_end, time.perf_counter())
+            rec["false_pauses"] = sum(p >= true_end for p, _ in mic.sink.resumes)  # a stutter, not a cut
             rec.update(scoring.judge_request(mic.turns(), true_end))
             rec["replies"] = scoring.replies(mic.turns(), partial=True)
             rec["fulfilled"] = not rec["false_barge_ins"] and _check(bench, ask, rec["replies"])

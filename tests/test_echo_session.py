@@ -70,13 +70,22 @@ async def run_room(engines, rig: Rig, mode: str, *, seconds: float, user: np.nda
     events: list[tuple[float, object]] = []
     fed = [0]  # samples the session has been fed: its stream time
     stops: list[tuple[float, float]] = []  # (stream time, rig time) of each sink.stop()
-    real_stop = rig.sink.stop
+    pauses: list[tuple[float, float, str]] = []  # (stream time, rig time, "pause" / "resume")
+    real_stop, real_pause, real_resume = rig.sink.stop, rig.sink.pause, rig.sink.resume
 
     async def stop():
         stops.append((fed[0] / RATE, rig.t))
         await real_stop()
 
-    rig.sink.stop = stop  # type: ignore[method-assign]
+    async def pause():
+        pauses.append((fed[0] / RATE, rig.t, "pause"))
+        await real_pause()
+
+    async def resume():
+        pauses.append((fed[0] / RATE, rig.t, "resume"))
+        await real_resume()
+
+    rig.sink.stop, rig.sink.pause, rig.sink.resume = stop, pause, resume  # type: ignore[method-assign]
 
     async def pump():
         async for frame in rig.source.frames():
@@ -109,6 +118,7 @@ async def run_room(engines, rig: Rig, mode: str, *, seconds: float, user: np.nda
     await session.close()
     for task in tasks:
         task.cancel()
+    rig.pauses = pauses  # type: ignore[attr-defined]
     return events, stops, start
 
 
@@ -126,6 +136,10 @@ async def test_a_long_reply_does_not_barge_in_wake_or_start_a_turn(parts, tmp_pa
     assert not [e for _, e in events if isinstance(e, (Interrupted, WakeDetected, SpeechStarted, Transcript))], kinds
     assert len([e for _, e in events if isinstance(e, ReplyStarted)]) == 1
     assert engines.stt.calls == 0
+    # a pause at a voiced frame of Penny's own echo plays on (a stutter, never a cut); few, and all played on
+    paused = [p for p in rig.pauses if p[2] == "pause"]
+    print(f"{len(paused)} pauses over {played_s:.1f} s of reply, all played on")
+    assert len(paused) <= 3 and len(paused) == len([p for p in rig.pauses if p[2] == "resume"])
 
 
 def clean_burst_s(user: np.ndarray, voiced_ms: int) -> float:
@@ -153,6 +167,10 @@ async def test_the_user_stops_the_reply_by_speaking_over_it(parts, tmp_path):
     after = [s for s in stops if s[1] >= onset]
     assert not [s for s in before if s[1] > start + 0.5], "stopped before the user spoke"
     assert after and any(isinstance(e, Interrupted) for _, e in events), [type(e).__name__ for _, e in events]
+    paused = [p for p in rig.pauses if p[1] >= onset]
+    if paused and paused[-1][2] == "pause":  # it went quiet at its last pause and never played on
+        assert paused[-1][1] <= after[0][1]
+        after = [paused[-1][:2]]
     stream_latency = after[0][0] - onset
     vad = engines.cfg.vad
     clean = clean_burst_s(user, getattr(vad, "barge_in_ms", vad.min_speech_ms))

@@ -157,6 +157,9 @@ class VADConfig(Section):
     barge_in_threshold: float = Field(0.85, gt=0.0, le=1.0)
     # This much voice over a reply stops it (before min_speech_ms confirms an utterance): quick to yield.
     barge_in_ms: int = Field(96, ge=0, le=2000)
+    # Where Penny cannot hear itself (echo cancelled, a headset), a speaker that can pause goes quiet at the
+    # first voiced frame over a reply and plays on if the voice stops short of barge_in_ms (a cough, a door).
+    barge_in_pause: bool = True
     # When a pause ends the turn: "model" (Smart Turn v3 on the audio, with the words), "text" (the words
     # read as finished), "silence" (end_silence_ms of silence only).
     end_of_turn: Literal["model", "text", "silence"] = "model"

@@ -155,7 +155,8 @@ class AudioSource(Protocol):
 
 @runtime_checkable
 class AudioSink(Protocol):
-    """Plays or stores chunks and can stop at once."""
+    """Plays or stores chunks and can stop at once. A local speaker may also have `async pause()` (quiet now,
+    the rest kept) and `async resume()`: voice over a reply pauses it before it is a barge-in (core/output.py)."""
 
     sample_rate: int
 

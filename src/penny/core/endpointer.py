@@ -50,6 +50,7 @@ class Endpointer:
     def reset(self) -> None:
         self.vad.reset()
         self.last_probability = 0.0
+        self._voice_end: int | None = None  # stream sample where the last voiced frame ended
         self.state = IDLE
         self._pos = 0  # samples already judged by the VAD
         self._pending = np.zeros(0, np.float32)
@@ -69,6 +70,11 @@ class Endpointer:
     def voiced_s(self) -> float:
         """Voice heard since the last pause (or since the utterance began, before it is confirmed)."""
         return self._burst / SR
+
+    @property
+    def since_voice_s(self) -> float:
+        """Seconds since the last frame the VAD heard as voice (any state); inf before the first."""
+        return float("inf") if self._voice_end is None else (self._pos - self._voice_end) / SR
 
     @property
     def in_speech(self) -> bool:
@@ -114,6 +120,8 @@ class Endpointer:
         self.last_probability = p
         s0, s1 = self._pos, self._pos + len(f)
         self._pos = s1
+        if p >= self.threshold:
+            self._voice_end = s1
         if self.state == IDLE:
             if p >= self.threshold:
                 self.state = CANDIDATE

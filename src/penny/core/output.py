@@ -22,10 +22,33 @@ class Playback:
         self._queue: asyncio.Queue[SessionEvent | None] = asyncio.Queue()
         self._playing_until = 0.0  # perf_counter time when emitted reply audio ends playing
         self._cut: str | None = None  # the turn last interrupted: none of its audio goes out any more
+        self._paused_at: float | None = None  # perf_counter time the sink was paused (voice over the reply)
+        self.false_pauses = 0  # pauses the reply played on from: the voice stopped short of a barge-in
 
     @property
     def playing(self) -> bool:
-        return time.perf_counter() < self._playing_until
+        return self._paused_at is not None or time.perf_counter() < self._playing_until
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    async def pause(self) -> None:
+        """Quiet now, the rest of the reply kept, on a sink that can (a local speaker); else nothing."""
+        pause = getattr(self.sink, "pause", None)
+        if pause is None or self._paused_at is not None or not self.playing:
+            return
+        self._paused_at = time.perf_counter()
+        await pause()
+
+    async def resume(self) -> None:
+        """Play on from where pause() stopped."""
+        if self._paused_at is None or self.sink is None:
+            return
+        self._playing_until += time.perf_counter() - self._paused_at
+        self._paused_at = None
+        self.false_pauses += 1
+        await self.sink.resume()  # type: ignore[attr-defined]  # pause() checked the sink has both
 
     async def emit(self, ev: SessionEvent) -> None:
         await self._queue.put(ev)
@@ -60,6 +83,7 @@ class Playback:
 
     async def stop(self) -> None:
         self._playing_until = 0.0
+        self._paused_at = None
         if self.sink is not None:
             await self.sink.stop()
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from penny.core.continuation import MERGEABLE, Continuation, Utterance, joined, own_part
 from penny.core.contracts import AudioSink, Frame, SessionEngines
+from penny.core.endpointer import BURST_GAP_S
 from penny.core.events import Alert, AudioChunk, SessionEvent, SilenceStarted, SpeechEnded, SpeechStarted
 from penny.core.output import Playback, TurnOutput
 from penny.core.pcm import RATE as SR
@@ -88,10 +89,14 @@ class VoiceSession:
                 await self.interrupt()
         for ev in self.endpointer.process(chunk):
             await self._on_vad_event(ev)
-        if self.speaking and not self._hears_itself() and \
-                self.endpointer.voiced_s * 1000 >= self.cfg.vad.barge_in_ms:
-            log.info("barge-in at %.2fs", self._stream_t)  # before min_speech_ms confirms the utterance
-            await self._barge_in()
+        if self.speaking and not self._hears_itself():
+            if self.endpointer.voiced_s * 1000 >= self.cfg.vad.barge_in_ms:
+                log.info("barge-in at %.2fs", self._stream_t)  # before min_speech_ms confirms the utterance
+                await self._barge_in()
+            elif self.cfg.vad.barge_in_pause:
+                await self._hush(chunk.duration_s)
+        elif self.playback.paused:  # Penny may hear itself again (the canceller failed): never stay paused
+            await self.playback.resume()
         if (state := self.gate.poll(self._stream_t)) is not None:
             await self.playback.emit(state)  # Listening: the gate opened or closed
         spec = self.turns.spec
@@ -205,6 +210,18 @@ class VoiceSession:
         if self._last is not None and self.turns.turn_id == self._last.turn.trace.turn_id:
             self._last.cut = True
         await self.interrupt()
+
+    async def _hush(self, fed_s: float) -> None:
+        """Voice over a reply, short of barge_in_ms yet: the speaker goes quiet at its first voiced frame (the
+        echo soak's stops came 64 ms sooner) and plays on after BURST_GAP_S with no voice (a cough, a door).
+        Any voiced frame of the `fed_s` just fed counts, not only the last (a chunk may hold several)."""
+        if self.endpointer.since_voice_s < fed_s:
+            if not self.playback.paused:
+                log.info("voice over the reply at %.2fs: paused", self._stream_t)
+            await self.playback.pause()
+        elif self.playback.paused and self.endpointer.since_voice_s >= BURST_GAP_S:
+            log.info("the voice stopped short at %.2fs: playing on", self._stream_t)
+            await self.playback.resume()
 
     def _hears_itself(self) -> bool:
         """A speaker with no echo cancellation: Penny may hear its own voice."""

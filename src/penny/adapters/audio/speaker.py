@@ -2,7 +2,9 @@
 
 The stream's callback pulls from an in-memory queue; `write` only appends, so the event loop never
 waits on the device. `stop()` (barge-in) empties the queue, so the next callback block (20 ms by
-default) is silence, and aborts the stream, which drops what the device had buffered.
+default) is silence, and aborts the stream, which drops what the device had buffered. `pause()` (voice over
+a reply, not yet a barge-in) does the same but keeps the rest: what the device had buffered and not yet
+played goes back to the front of the queue, and `resume()` plays on from there.
 The output stream is injectable (`stream_factory`) so tests can drive the callback by hand.
 With an `echo` canceller attached, the callback also hands it every block it plays, stamped with the
 block's DAC time, as the reference the microphone's echo is removed against.
@@ -52,6 +54,9 @@ class SpeakerSink:
         self._resampler = EdgeResampler(self.sample_rate)
         self.samples_played = 0
         self.stops = 0
+        self.paused = False
+        # (DAC time, block) of what the callback handed out lately: pause() puts back what had yet to sound
+        self._recent: deque[tuple[float, np.ndarray]] = deque(maxlen=max(4, int(0.5 * self.sample_rate / self.blocksize)))
         self.echo = echo
         self.output_latency_ms = output_latency_ms  # None: the device's own DAC times
         self._echo_rs = None
@@ -80,8 +85,9 @@ class SpeakerSink:
         """PortAudio's thread: copy queued audio out, pad with silence. Never blocks for long."""
         out = outdata[:, 0] if outdata.ndim == 2 else outdata
         filled = 0
+        dac = self._dac_time(time_info)
         with self._lock:
-            while filled < frames and self._queue:
+            while filled < frames and self._queue and not self.paused:
                 head = self._queue[0]
                 n = min(len(head) - self._offset, frames - filled)
                 out[filled:filled + n] = head[self._offset:self._offset + n]
@@ -92,9 +98,11 @@ class SpeakerSink:
                     self._offset = 0
             self._queued -= filled
             self.samples_played += filled
+            if filled:
+                self._recent.append((dac, out[:filled].copy()))
         out[filled:] = 0.0
         if self.echo is not None and self._echo_rs is not None:
-            ref, t = self._echo_rs.process(out.copy(), self._dac_time(time_info))
+            ref, t = self._echo_rs.process(out.copy(), dac)
             self.echo.render(ref, t)
 
     def _dac_time(self, time_info) -> float:
@@ -129,7 +137,9 @@ class SpeakerSink:
         with self._lock:
             self._queue.append(np.ascontiguousarray(samples, dtype=np.float32))
             self._queued += int(samples.size)
-        self._ensure_started()
+            paused = self.paused
+        if not paused:  # resume() starts it
+            self._ensure_started()
 
     async def write(self, chunk: AudioChunk) -> None:
         self._enqueue(self._resampler.process(chunk))
@@ -154,8 +164,42 @@ class SpeakerSink:
             self._queue.clear()
             self._offset = 0
             self._queued = 0
+            self.paused = False
+            self._recent.clear()
         self._resampler.reset()
         self.stops += 1
+        self._abort()
+
+    async def pause(self) -> None:
+        """Silence now, as stop() does, but keep the rest: the samples the device held and had not yet played
+        (by their DAC times) go back to the front of the queue."""
+        stream = self._stream
+        now = getattr(stream, "time", 0.0) if stream is not None else 0.0
+        with self._lock:
+            if self.paused:
+                return
+            self.paused = True
+            if isinstance(now, (int, float)) and now > 0:
+                back = [block[max(0, int((now - t) * self.sample_rate)):] for t, block in self._recent
+                        if t + len(block) / self.sample_rate > now]
+                unplayed = np.concatenate(back) if back else np.zeros(0, np.float32)
+                if self._queue and self._offset:
+                    self._queue[0] = self._queue[0][self._offset:]
+                    self._offset = 0
+                if len(unplayed):
+                    self._queue.appendleft(unplayed)
+                    self._queued += len(unplayed)
+                    self.samples_played -= len(unplayed)
+            self._recent.clear()
+        self._abort()
+
+    async def resume(self) -> None:
+        with self._lock:
+            self.paused = False
+        if self._queued:
+            self._ensure_started()
+
+    def _abort(self) -> None:
         stream = self._stream
         if stream is not None and getattr(stream, "active", False):
             stream.abort()  # PortAudio drops buffered output; write() restarts the stream
