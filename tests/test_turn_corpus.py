@@ -260,10 +260,13 @@ def test_echo_soak_counts_only_what_no_user_speech_started():
     events = [WakeDetected("hey_penny", 0.9, 1.0), transcript("what time is it"), WakeDetected("hey_penny", 0.9, 5.0),
               transcript("tell me about the moon"), Interrupted("t2"), transcript("stop"), Interrupted("t3"),
               WakeDetected("hey_penny", 0.9, 9.0)]
-    mic = SimpleNamespace(events=[(float(i), e) for i, e in enumerate(events)], aec=None)
+    # and one pause the reply played on from (vad.barge_in_pause): a stutter, counted apart from the cuts
+    mic = SimpleNamespace(events=[(float(i), e) for i, e in enumerate(events)], aec=None,
+                          sink=SimpleNamespace(resumes=[(3.0, 3.125)]))
     trials = [{"request": 1, "reaction_ms": 300.0, "playing_at_onset": True}]
     got = echo_soak._score(mic, [np.zeros(1)] * 2, trials, replies=2)
     assert (got["false_barge_ins"], got["extra_wakes"], got["extra_transcripts"]) == (1, 1, 0)
+    assert (got["false_pauses"], got["false_pause_ms"]) == (1, [125])
     assert got["stopped"] == "1/1" and got["reaction_ms"]["median"] == 300.0
 
 
