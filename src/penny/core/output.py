@@ -23,7 +23,6 @@ class Playback:
         self._playing_until = 0.0  # perf_counter time when emitted reply audio ends playing
         self._cut: str | None = None  # the turn last interrupted: none of its audio goes out any more
         self._paused_at: float | None = None  # perf_counter time the sink was paused (voice over the reply)
-        self.false_pauses = 0  # pauses the reply played on from: the voice stopped short of a barge-in
 
     @property
     def playing(self) -> bool:
@@ -47,7 +46,6 @@ class Playback:
             return
         self._playing_until += time.perf_counter() - self._paused_at
         self._paused_at = None
-        self.false_pauses += 1
         await self.sink.resume()  # type: ignore[attr-defined]  # pause() checked the sink has both
 
     async def emit(self, ev: SessionEvent) -> None:
