@@ -88,6 +88,30 @@ async def test_a_barge_in_stops_a_reply_that_went_quiet_at_its_first_voiced_fram
 
 
 @pytest.mark.asyncio
+async def test_the_closure_of_a_stop_consonant_does_not_let_the_reply_play_on(tmp_path):
+    """"Stop." over a loud reply: its /s/ paused the speaker, then the /t/ closure and AEC3's gate left 128 ms
+    with no voice. The reply played on for a moment and the stop came 160 ms after the first pause."""
+    calls, events = await over_a_reply(tmp_path, tone(440, 0.064, 0.3), silence(0.128), tone(440, 0.3, 0.3),
+                                       silence(0.6))
+    assert calls == ["pause", "stop"] and "Interrupted" in events
+
+
+@pytest.mark.asyncio
+async def test_a_voice_between_two_sentences_holds_the_next_one():
+    """Nothing sounding at the user's first voiced frame (the next sentence still being made): the sink
+    pauses anyway, so that sentence waits instead of starting over the user."""
+    from penny.core.output import Playback
+
+    sink = PausingSink()
+    playback = Playback(sink, ToneTTS(1.0))
+    assert not playback.playing
+    await playback.pause()
+    assert sink.calls == ["pause"] and playback.paused
+    await playback.resume()
+    assert sink.calls == ["pause", "resume"] and not playback.paused
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("echo_cancelled, enabled", [(False, True), (True, False)])
 async def test_no_pause_where_penny_hears_itself_or_when_turned_off(tmp_path, echo_cancelled, enabled):
     """Without echo cancellation Penny's own voice would pause it all the time; only a sure voice barges in."""

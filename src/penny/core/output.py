@@ -33,9 +33,10 @@ class Playback:
         return self._paused_at is not None
 
     async def pause(self) -> None:
-        """Quiet now, the rest of the reply kept, on a sink that can (a local speaker); else nothing."""
+        """Quiet now, the rest of the reply kept, on a sink that can (a local speaker); else nothing. Also
+        between two sentences of a reply: the next one waits instead of starting over the user's voice."""
         pause = getattr(self.sink, "pause", None)
-        if pause is None or self._paused_at is not None or not self.playing:
+        if pause is None or self._paused_at is not None:
             return
         self._paused_at = time.perf_counter()
         await pause()

@@ -24,7 +24,6 @@ import numpy as np
 
 from penny.core.continuation import MERGEABLE, Continuation, Utterance, joined, own_part
 from penny.core.contracts import AudioSink, Frame, SessionEngines
-from penny.core.endpointer import BURST_GAP_S
 from penny.core.events import Alert, AudioChunk, SessionEvent, SilenceStarted, SpeechEnded, SpeechStarted
 from penny.core.output import Playback, TurnOutput
 from penny.core.pcm import RATE as SR
@@ -34,6 +33,10 @@ from penny.core.turns import Speculation, Turns
 from penny.core.wake_gate import WakeGate
 
 log = logging.getLogger(__name__)
+# A reply paused by a voice plays on after this long with no voice. Longer than a stop consonant: in "Stop."
+# over a loud reply, the /t/ closure plus AEC3's gate left 128 ms of silence, the reply played on for a moment
+# and the stop came 160 ms later than its first pause (echo soak). A cough costs a pause this long.
+PAUSE_HOLD_S = 0.2
 
 
 @dataclass
@@ -213,13 +216,13 @@ class VoiceSession:
 
     async def _hush(self, fed_s: float) -> None:
         """Voice over a reply, short of barge_in_ms yet: the speaker goes quiet at its first voiced frame (the
-        echo soak's stops came 64 ms sooner) and plays on after BURST_GAP_S with no voice (a cough, a door).
+        echo soak's stops came 64 ms sooner) and plays on after PAUSE_HOLD_S with no voice (a cough, a door).
         Any voiced frame of the `fed_s` just fed counts, not only the last (a chunk may hold several)."""
         if self.endpointer.since_voice_s < fed_s:
             if not self.playback.paused:
                 log.info("voice over the reply at %.2fs: paused", self._stream_t)
             await self.playback.pause()
-        elif self.playback.paused and self.endpointer.since_voice_s >= BURST_GAP_S:
+        elif self.playback.paused and self.endpointer.since_voice_s >= PAUSE_HOLD_S:
             log.info("the voice stopped short at %.2fs: playing on", self._stream_t)
             await self.playback.resume()
 
