@@ -279,6 +279,17 @@ async def test_a_note_question_finds_words_whisper_spelled_nearly_alike(tmp_path
         assert reg.route(text) is None, text
 
 
+async def test_a_question_that_shares_one_word_with_a_note_is_no_note_question(tmp_path):
+    """Misheard questions for the LLM, each sharing a word with a note and spelling another nearly alike
+    ("fighter"/"flight", "plans"/"lands"): they were answered "You told me Mom's flight lands on Saturday"."""
+    reg, _ = make_registry(tmp_path)
+    await reg.handle_text("s", "remember Mom's flight lands on Saturday afternoon")
+    for text in ("How many lands does this fighter have?", "What's the capital of plans?"):
+        assert await reg.handle_text("s", text) is None, text
+    r = await reg.handle_text("s", "When does mom's flight land?")
+    assert r is not None and "saturday" in r.text.lower()
+
+
 async def test_shopping_list_add_read_remove_clear(tmp_path):
     reg, _ = make_registry(tmp_path)
     say = lambda text: reg.handle_text("s", text)  # noqa: E731

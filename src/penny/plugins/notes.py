@@ -114,13 +114,17 @@ class NotesPlugin(Plugin):
         self.store.save({**doc, "notes": notes})
 
     def _find(self, topic: str) -> list[dict]:
-        """Notes holding every word of the topic, or most of a longer one (at least two words)."""
+        """Notes holding every word of the topic, or most of a longer one (at least two words spelled as in
+        the note). Words only spelled alike never make a match alone: "How many lands does this fighter have?"
+        (a misheard spider question) shares "lands" with "Mom's flight lands on Saturday", and "fighter" looks
+        like "flight"; so did "What's the capital of plans?"."""
         want = _words(topic)
 
         def about(note: dict) -> bool:
             has = _words(note["text"])
+            exact = sum(w in has for w in want)
             common = sum(any(_alike(w, h) for h in has) for w in want)
-            return common == len(want) or (common >= 2 and common >= 0.6 * len(want))
+            return exact >= 1 and (common == len(want) or (exact >= 2 and common >= 0.6 * len(want)))
         return [n for n in self._notes() if want and about(n)]
 
     async def _remember(self, slots: dict) -> SkillResult:
