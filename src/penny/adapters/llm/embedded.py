@@ -42,12 +42,13 @@ def default_model_path(configured: str | None = None) -> Path:
 
 
 # Measured with SmolLM2-135M: without these it drifts into French or rambles; with them it answers
-# "The capital of France is Paris." (temperature 0.3).
+# "The capital of France is Paris." (temperature 0.3). No question the benchmarks ask: the primer once held
+# "the capital of Spain" and "days in a week", and the model then answered those two from it.
 PRIMER: list[Message] = [
-    {"role": "user", "content": "What is the capital of Spain?"},
-    {"role": "assistant", "content": "The capital of Spain is Madrid."},
-    {"role": "user", "content": "How many days are in a week?"},
-    {"role": "assistant", "content": "There are seven days in a week."},
+    {"role": "user", "content": "What is the capital of Canada?"},
+    {"role": "assistant", "content": "The capital of Canada is Ottawa."},
+    {"role": "user", "content": "How many sides does a triangle have?"},
+    {"role": "assistant", "content": "A triangle has three sides."},
 ]
 
 
