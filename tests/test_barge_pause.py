@@ -163,3 +163,25 @@ async def test_the_speaker_plays_on_from_the_first_sample_it_had_not_yet_played(
     assert np.array_equal(again, ramp[2240:2240 + 1600])  # from 140 ms on: nothing lost, nothing twice
     await sink.stop()
     assert sink.queued_s == 0 and not sink.paused
+
+
+@pytest.mark.asyncio
+async def test_a_speaker_paused_between_sentences_starts_the_next_one_only_on_resume():
+    from penny.core.output import Playback
+
+    made: list[ClockedStream] = []
+
+    def factory(rate, block, callback):
+        made.append(ClockedStream(rate, block, callback))
+        return made[-1]
+
+    sink = SpeakerSink(sample_rate=SR, stream_factory=factory, blocksize_ms=20)
+    playback = Playback(sink, ToneTTS(1.0))
+    await playback.pause()  # the user's first voiced frame, with nothing sounding
+    ramp = np.arange(SR // 2, dtype=np.float32) / SR
+    await sink.write(AudioChunk(ramp, SR))  # the next sentence arrives
+    assert not any(s.active for s in made)  # and waits
+    await playback.resume()
+    assert made and made[-1].active
+    assert np.array_equal(made[-1].pull(3), ramp[:960])  # from its first sample
+    await sink.stop()
