@@ -5,8 +5,9 @@ every fifth reply the user talks over Penny ("Stop." / "Wait, what time is it?")
 
 Counted: replies cut while only Penny talked (false barge-ins), pauses it played on from (false pauses: a
 stutter), wake words and transcripts from Penny's own voice (a turn no request started), and for the
-talk-over trials the reaction time from the user's first sound to the speaker going quiet. The canceller learns the room on the first reply; until it has
-(adapters/audio/echo.py: the echo down by 15 dB for 2 s), the speaker path keeps its barge-in guard.
+talk-over trials the reaction time from the user's first sound to the speaker going quiet. The canceller
+learns the room on the first reply; until it has (adapters/audio/echo.py: the echo down by 15 dB for 2 s),
+the speaker path keeps its barge-in guard.
 """
 from __future__ import annotations
 

@@ -140,15 +140,20 @@ class ClockedStream(FakeOutputStream):
         return np.concatenate(out)
 
 
-@pytest.mark.asyncio
-async def test_the_speaker_plays_on_from_the_first_sample_it_had_not_yet_played():
+def clocked_speaker() -> tuple[SpeakerSink, list[ClockedStream]]:
+    """A SpeakerSink on ClockedStreams, and the streams it opened."""
     made: list[ClockedStream] = []
 
     def factory(rate, block, callback):
         made.append(ClockedStream(rate, block, callback))
         return made[-1]
 
-    sink = SpeakerSink(sample_rate=SR, stream_factory=factory, blocksize_ms=20)
+    return SpeakerSink(sample_rate=SR, stream_factory=factory, blocksize_ms=20), made
+
+
+@pytest.mark.asyncio
+async def test_the_speaker_plays_on_from_the_first_sample_it_had_not_yet_played():
+    sink, made = clocked_speaker()
     ramp = np.arange(SR, dtype=np.float32) / SR  # every sample its own value
     await sink.write(AudioChunk(ramp, SR))
     handed = made[0].pull(10)  # 200 ms handed out; 140 ms of it has sounded by now
@@ -169,13 +174,7 @@ async def test_the_speaker_plays_on_from_the_first_sample_it_had_not_yet_played(
 async def test_a_speaker_paused_between_sentences_starts_the_next_one_only_on_resume():
     from penny.core.output import Playback
 
-    made: list[ClockedStream] = []
-
-    def factory(rate, block, callback):
-        made.append(ClockedStream(rate, block, callback))
-        return made[-1]
-
-    sink = SpeakerSink(sample_rate=SR, stream_factory=factory, blocksize_ms=20)
+    sink, made = clocked_speaker()
     playback = Playback(sink, ToneTTS(1.0))
     await playback.pause()  # the user's first voiced frame, with nothing sounding
     ramp = np.arange(SR // 2, dtype=np.float32) / SR
