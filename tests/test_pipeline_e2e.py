@@ -53,12 +53,13 @@ def ordered(trace: TurnTrace, names: list[str]) -> bool:
 
 
 def hour_said(text: str, hours: set[int]) -> bool:
-    # Whisper writes "two forty-five" as "2.45", "2:45" or "245", and "four" sometimes as "for".
+    # Whisper writes "two forty-five" as "2.45", "2:45" or "245", "two oh four" as "2004", and "four"
+    # sometimes as "for".
     words = re.findall(r"[a-z]+|\d+", text.lower())
     # tiny.en hears Piper's "eight" as "a": "It's 8:03 pm" -> "It's a 0 3 p m", "it's a twenty two p m"
     if 8 in hours and re.search(r"\bit'?s an? \S.*\b[ap](?:'?d)?\.? ?m\b", text.lower()):
         return True
-    return any(w in (HOUR_WORDS[h % 12], *HOMOPHONES.get(h, ())) or re.fullmatch(rf"{h}(\d\d)?", w)
+    return any(w in (HOUR_WORDS[h % 12], *HOMOPHONES.get(h, ())) or re.fullmatch(rf"{h}(0?\d\d)?", w)
                for h in hours for w in words)
 
 
