@@ -130,7 +130,36 @@ def _repeats(key: str, seen: list[str]) -> bool:
 def cut_repeat(text: str) -> str:
     """The full decoder's loop, in words: 'Hey Penny, what's the date? Hey pay me, what's the date?' is
     the first sentence (a reverberant room makes tiny.en hear the request twice)."""
-    return _until_repeat(text, [])[0] or text
+    return cut_copy(_until_repeat(text, [])[0] or text)
+
+
+_WORD = re.compile(r"[A-Za-z0-9']+")
+LEAD_WORDS = 3  # words before each copy: a wake phrase, however misheard ("Hey, apparently,")
+_GREETINGS = {"hey", "hi", "ok", "okay", "a"}  # how a wake phrase between two copies starts ("A penny")
+
+
+def cut_copy(text: str) -> str:
+    """A loop inside a sentence, or after a misheard wake phrase: 'Turn off the timer. Hey apparently turn off
+    the timer' and 'What's the capital of Japan, what's the capital of Japan' keep their first copy. A copy
+    is ≥ 3 words, ends the text, and nearly repeats (REPEAT_SIMILARITY) what came before it, right after it
+    or after a wake phrase; the first copy starts within LEAD_WORDS words. A request that merely reuses words
+    ("a timer for ten minutes and another timer for ten minutes") has other words between its copies."""
+    found = [(m.group().lower().replace("'", ""), m.end()) for m in _WORD.finditer(text)]
+    w, n = [x for x, _ in found], len(found)
+    best: tuple[float, int] | None = None  # (similarity, -end of the first copy): the closest, then the shortest
+    for i in range(min(LEAD_WORDS, n) + 1):  # the first copy starts
+        for j in range(i + 3, n):  # ... and ends
+            for k in range(j, min(j + LEAD_WORDS, n) + 1):  # the second copy starts
+                a, b = w[i:j], w[k:]
+                if len(b) < 3 or abs(len(a) - len(b)) > 1 or (k > j and w[j] not in _GREETINGS):
+                    continue
+                r = 1.0 if a == b else difflib.SequenceMatcher(None, " ".join(a), " ".join(b)).ratio()
+                if r >= REPEAT_SIMILARITY and (best is None or (r, -j) > best):
+                    best = (r, -j)
+    if best is None:
+        return text
+    end = text.rstrip()[-1:]
+    return text[:found[-best[1] - 1][1]] + (end if end in ".?!" else "")
 
 
 def _until_repeat(text: str, seen: list[str]) -> tuple[str, bool]:
