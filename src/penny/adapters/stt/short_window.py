@@ -146,7 +146,7 @@ def cut_copy(text: str) -> str:
     ("a timer for ten minutes and another timer for ten minutes") has other words between its copies."""
     found = [(m.group().lower().replace("'", ""), m.end()) for m in _WORD.finditer(text)]
     w, n = [x for x, _ in found], len(found)
-    best: tuple[float, int] | None = None  # (similarity, -end of the first copy): the closest, then the shortest
+    best_r, cut = 0.0, 0  # the closest copy, then the shortest first copy: it ends at word `cut`
     for i in range(min(LEAD_WORDS, n) + 1):  # the first copy starts
         for j in range(i + 3, n):  # ... and ends
             for k in range(j, min(j + LEAD_WORDS, n) + 1):  # the second copy starts
@@ -154,12 +154,12 @@ def cut_copy(text: str) -> str:
                 if len(b) < 3 or abs(len(a) - len(b)) > 1 or (k > j and w[j] not in _GREETINGS):
                     continue
                 r = 1.0 if a == b else difflib.SequenceMatcher(None, " ".join(a), " ".join(b)).ratio()
-                if r >= REPEAT_SIMILARITY and (best is None or (r, -j) > best):
-                    best = (r, -j)
-    if best is None:
+                if r >= REPEAT_SIMILARITY and (r > best_r or (r == best_r and j < cut)):
+                    best_r, cut = r, j
+    if not cut:
         return text
     end = text.rstrip()[-1:]
-    return text[:found[-best[1] - 1][1]] + (end if end in ".?!" else "")
+    return text[:found[cut - 1][1]] + (end if end in ".?!" else "")
 
 
 def _until_repeat(text: str, seen: list[str]) -> tuple[str, bool]:
