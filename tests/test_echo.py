@@ -243,3 +243,55 @@ def test_penny_listen_gives_the_mic_and_the_speaker_one_canceller(monkeypatch):
     cfg.audio.echo_cancellation = False
     cli_audio.listen(device=None, file=None, realtime=False, out=None)
     assert got["source"].echo is None and got["sink"].echo is None
+
+
+def _noise_levels(noise_dbfs: float, playing: bool) -> tuple[float, float, float]:
+    """Out level (dBFS) of room noise alone through a canceller: before, while and after Penny plays."""
+    from penny.adapters.audio.echo import ECHO_TAIL_S
+
+    noise = np.random.default_rng(3).standard_normal(8 * RATE).astype(np.float32) * 10 ** (noise_dbfs / 20)
+    c = EchoCanceller()
+
+    def level(a: float, b: float) -> float:
+        i, j = int(a * RATE), int(b * RATE)
+        x = np.concatenate([c.capture(noise[k:k + 320], k / RATE) for k in range(i, j, 320)])
+        return float(10 * np.log10(np.mean(np.square(x[len(x) // 2:], dtype=np.float64)) + 1e-20))
+
+    before = level(0.0, 2.0)
+    if playing:
+        c.render(np.random.default_rng(4).standard_normal(2 * RATE).astype(np.float32) * 0.1, 2.0)
+    during = level(2.0, 4.0)  # (no echo in this room: only the noise)
+    return before, during, level(4.0 + ECHO_TAIL_S, 6.0)
+
+
+def test_a_quiet_room_is_not_noise_suppressed_unless_penny_may_be_heard():
+    """Suppression costs Whisper words on the user's own request in a quiet or reverberant room (README,
+    "Hearing through the echo canceller"): there it acts only during playback and ECHO_TAIL_S after."""
+    before, during, after = _noise_levels(-65.0, playing=True)
+    print(f"-65 dBFS in: out {before:.1f} before, {during:.1f} playing, {after:.1f} after")
+    assert abs(before - -65) <= 3
+    assert during <= before - 6
+    assert abs(after - before) <= 3
+
+
+def test_a_noisy_room_is_noise_suppressed_throughout():
+    """Fan-like noise at 15 dB SNR: suppression helps Whisper there (README), Penny speaking or not."""
+    before, _, after = _noise_levels(-40.0, playing=False)
+    print(f"-40 dBFS in: out {before:.1f} before, {after:.1f} after")
+    assert before <= -46 and after <= -46
+
+
+@pytest.mark.parametrize("path", ["through_listen", "through_aec3_ns"])
+def test_the_mic_benchmark_lines_each_path_up_with_the_clip(voices, path):
+    """`penny bench --mic` cuts each path's speech where the clip has it: a wrong lag would cost words."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks import mic_hearing
+
+    user = np.concatenate([np.zeros(RATE // 2, np.float32), voices[1], np.zeros(RATE // 2, np.float32)])
+    y, lag = getattr(mic_hearing, path)(user)
+    u, c = user[:len(y) - lag], y[lag:]
+    assert np.dot(u, c) / np.sqrt(np.dot(u, u) * np.dot(c, c)) > 0.9
+    assert np.dot(u[:-1], c[1:]) < np.dot(u, c)  # and not a sample late

@@ -31,6 +31,9 @@ def bench(
     satellites: bool = typer.Option(False, "--satellites", help="Only the load test: 1, 2, 4, 8 rooms at once."),
     wake: bool = typer.Option(False, "--wake", help="Only wake quality: held-out detection, false accepts per hour, "
                               "latency and CPU for hey_penny, openWakeWord's stock models and the phrase engine."),
+    mic: bool = typer.Option(False, "--mic", help="Only hearing through the microphone path: Whisper's word error "
+                             "rate on the accuracy corpus, raw and through `penny listen`'s echo canceller "
+                             "(--quick: 1 clip in 5)."),
     turns: bool = typer.Option(False, "--turns", help="Only turn-taking: cut-offs, voice-to-first-audio from the "
                                "true end of speech, barge-in and echo, for each end-of-turn rule (--quick: ~6 min)."),
 ) -> None:
@@ -44,6 +47,9 @@ def bench(
     from benchmarks import accuracy as accuracy_bench
     from benchmarks.__main__ import run as run_bench
 
+    if mic:  # benchmarks/mic_hearing.py
+        __import__("benchmarks.mic_hearing").mic_hearing.main(quick=quick, out=out)
+        return
     if turns:  # benchmarks/turn_taking.py
         __import__("benchmarks.turn_taking").turn_taking.main(quick=quick, out=out, config=state.config_path)
         return

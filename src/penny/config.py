@@ -191,8 +191,8 @@ class AudioConfig(Section):
     output_device: str | int | None = None
     sample_rate: int = Field(16000, ge=8000, le=48000)
     frame_ms: int = Field(32, ge=10, le=100)
-    # WebRTC AEC3 (+ noise suppression, gain control) on the microphone, with what Penny plays as the
-    # reference, wherever Penny plays and listens on one machine.
+    # WebRTC AEC3 on the microphone, with what Penny plays as the reference, wherever Penny plays and listens
+    # on one machine; its noise suppression while Penny may be heard or the room is noisy (adapters/audio/echo.py).
     echo_cancellation: bool = True
     # Speaker-to-microphone delay hint; None: what the sound card reports.
     output_latency_ms: int | None = Field(None, ge=0, le=1000)

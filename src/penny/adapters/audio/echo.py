@@ -5,6 +5,11 @@ every block it writes, stamped with the block's DAC time (`render`); the mic's c
 block it captured, stamped with its ADC time (`capture`), and gets the block back with Penny's voice
 removed. The reference for a mic block is looked up by time, so playback latency and drift between the
 two sound-card clocks are followed here; AEC3 only has to model the room.
+
+Noise suppression runs on every block but is heard only while Penny's voice may be in the room (there it takes
+what AEC3 leaves of the echo) or the room is noisy: in a quiet or reverberant room it costs Whisper words on
+the user's own request (`penny bench --mic`: tiny.en's word error rate through AEC3 alone / with suppression,
+clean 0.158 / 0.179, reverberant 0.286 / 0.345, fan-like noise at 15 dB SNR 0.328 / 0.296).
 """
 from __future__ import annotations
 
@@ -39,6 +44,15 @@ CONVERGED_DB, WINDOW_S, CONVERGE_S, FAR_ACTIVE_DBFS = 15.0, 0.25, 2.0, -50.0
 # within a few dB): GATE_GAIN more off, so its residual reaches neither Silero nor the wake word. Its cost:
 # over a loud reply the user's first syllable can be muted too (a later barge-in; see the README).
 GATE_DB, GATE_GAIN = -20.0, 10 ** (-30 / 20)
+# Penny's voice may still be in the room this long after the reference last played (the room's reverberation
+# and a latency reported short): suppression stays on until then. Switching fades over one 10 ms frame.
+ECHO_TAIL_S = 0.5
+# The room counts as noisy while its floor (the quietest 10 ms of the last FLOOR_S, after AEC3) is above
+# NOISY_DBFS, and quiet again below it by HYSTERESIS_DB. A quiet room's microphone hiss is ~-60 to -70 dBFS;
+# the accuracy corpus's 15 dB SNR noise sits near -35.
+# The floor remembers the room before the user spoke through most requests (in a reverberant room the echo of
+# one's own words fills the gaps between them). AEC3's and the suppressor's first output is zeros, not a room.
+NOISY_DBFS, HYSTERESIS_DB, FLOOR_S, STARTUP_FRAMES = -50.0, 5.0, 3.0, 3
 
 
 def available() -> bool:
@@ -88,12 +102,19 @@ class EchoCanceller:
 
     def __init__(self, *, noise_suppression: bool = True, auto_gain_control: bool = False,
                  ring_s: float = 2.0, lead_ms: int = LEAD_MS):
-        from pywebrtc_audio import AudioProcessor
+        from pywebrtc_audio import AudioProcessor, NoiseSuppressor
 
-        self._ap = AudioProcessor(sample_rate=RATE, echo_cancellation=True, noise_suppression=noise_suppression,
-                                  auto_gain_control=auto_gain_control, stream_delay_ms=lead_ms)
+        self._ap = AudioProcessor(sample_rate=RATE, echo_cancellation=True, auto_gain_control=auto_gain_control,
+                                  stream_delay_ms=lead_ms)
+        self._ns = NoiseSuppressor(sample_rate=RATE) if noise_suppression else None
         self.lead_s = lead_ms / 1000
         self.delay_samples = DELAY_AEC + (DELAY_NS if noise_suppression else 0)  # cleaned lags the mic by this
+        self._plain = np.zeros(DELAY_NS, np.float32)  # AEC3's output, held back as far as the suppressor's
+        self._echo_left = 0  # samples (mic side) for which Penny's voice may still be heard
+        self._levels: deque[float] = deque(maxlen=int(FLOOR_S * RATE / FRAME))  # dBFS of recent 10 ms frames
+        self._noisy = False
+        self._suppressing = False
+        self._frames = 0
         self.active = True  # False after AEC3 failed: the mic then passes raw audio (and barge-in is guarded)
         self._lock = threading.Lock()
         self._ring = np.zeros(int(ring_s * RATE), np.float32)  # played samples, global index mod size
@@ -161,6 +182,8 @@ class EchoCanceller:
         far = self._reference(t0, n)
         try:
             out = self._ap.process(near, far)
+            if self._ns is not None:
+                out = self._suppress(out, far)
         except Exception as exc:  # a broken AEC must not take the microphone down with it
             log.warning("echo cancellation failed, off from now on: %s", exc)
             self.active = False
@@ -168,6 +191,35 @@ class EchoCanceller:
         cleaned = self._gate(near, out)
         self._learn(near, far, cleaned)
         return cleaned
+
+    def _suppress(self, out: np.ndarray, far: np.ndarray) -> np.ndarray:
+        """AEC3's output, noise-suppressed while Penny's voice may be in the room or the room is noisy, else
+        as it was (held back as long, so the two line up and a switch is a fade, not a jump)."""
+        ns = self._ns
+        assert ns is not None
+        out = np.asarray(out, np.float32)
+        quiet = np.concatenate([self._plain, out])
+        self._plain = quiet[len(out):]
+        frames = out.reshape(-1, FRAME)
+        loud = np.square(far.reshape(-1, FRAME), dtype=np.float64).mean(axis=1) >= 10 ** (FAR_ACTIVE_DBFS / 10)
+        mixed = []
+        for i, frame in enumerate(frames):
+            denoised = np.asarray(ns.process(frame), np.float32).reshape(-1)
+            plain = quiet[i * FRAME:(i + 1) * FRAME]
+            self._echo_left = int(ECHO_TAIL_S * RATE) if loud[i] else max(0, self._echo_left - FRAME)
+            self._frames += 1
+            if self._frames > STARTUP_FRAMES:
+                self._levels.append(10 * np.log10(float(np.mean(np.square(plain, dtype=np.float64))) + 1e-12))
+            floor = min(self._levels, default=-np.inf)
+            self._noisy = floor > NOISY_DBFS - (HYSTERESIS_DB if self._noisy else 0.0)
+            want = self._echo_left > 0 or self._noisy
+            if want == self._suppressing:
+                mixed.append(denoised if want else plain)
+                continue
+            fade = np.linspace(0.0, 1.0, FRAME, dtype=np.float32)
+            mixed.append(denoised * fade + plain * (1 - fade) if want else plain * fade + denoised * (1 - fade))
+            self._suppressing = want
+        return np.concatenate(mixed)
 
     def _gate(self, near: np.ndarray, out: np.ndarray) -> np.ndarray:
         aligned = np.concatenate([self._near_hist, near])  # out lags near by the canceller's own delay
