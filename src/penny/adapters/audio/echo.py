@@ -6,10 +6,11 @@ block it captured, stamped with its ADC time (`capture`), and gets the block bac
 removed. The reference for a mic block is looked up by time, so playback latency and drift between the
 two sound-card clocks are followed here; AEC3 only has to model the room.
 
-Noise suppression runs on every block but is heard only while Penny's voice may be in the room (there it takes
-what AEC3 leaves of the echo) or the room is noisy: in a quiet or reverberant room it costs Whisper words on
-the user's own request (`penny bench --mic`: tiny.en's word error rate through AEC3 alone / with suppression,
-clean 0.158 / 0.179, reverberant 0.286 / 0.345, fan-like noise at 15 dB SNR 0.328 / 0.296).
+Noise suppression (a second AEC3 chain, with the suppressor) runs on every block but is heard only while
+Penny's voice may be in the room (there it takes what AEC3 leaves of the echo) or the room is noisy: in a quiet
+or reverberant room it costs Whisper words on the user's own request (`penny bench --mic`: tiny.en's word error
+rate through AEC3 alone / with suppression, clean 0.158 / 0.179, reverberant 0.286 / 0.345; fan-like noise at
+15 dB SNR, where suppression helps, 0.350 unprocessed / 0.296).
 """
 from __future__ import annotations
 
@@ -102,11 +103,17 @@ class EchoCanceller:
 
     def __init__(self, *, noise_suppression: bool = True, auto_gain_control: bool = False,
                  ring_s: float = 2.0, lead_ms: int = LEAD_MS):
-        from pywebrtc_audio import AudioProcessor, NoiseSuppressor
+        from pywebrtc_audio import AudioProcessor
 
-        self._ap = AudioProcessor(sample_rate=RATE, echo_cancellation=True, auto_gain_control=auto_gain_control,
-                                  stream_delay_ms=lead_ms)
-        self._ns = NoiseSuppressor(sample_rate=RATE) if noise_suppression else None
+        def chain(ns: bool) -> AudioProcessor:
+            return AudioProcessor(sample_rate=RATE, echo_cancellation=True, noise_suppression=ns,
+                                  auto_gain_control=auto_gain_control, stream_delay_ms=lead_ms)
+
+        # Two chains on the same blocks (under 1 % of a core each): suppression inside the APM also hears the
+        # echo before AEC3 and takes more of what AEC3 leaves than a suppressor after it (an echo soak with
+        # one after it had 2 false barge-ins in 50 replies, none in this chain's soaks).
+        self._ap = chain(False)
+        self._ns = chain(True) if noise_suppression else None
         self.lead_s = lead_ms / 1000
         self.delay_samples = DELAY_AEC + (DELAY_NS if noise_suppression else 0)  # cleaned lags the mic by this
         self._plain = np.zeros(DELAY_NS, np.float32)  # AEC3's output, held back as far as the suppressor's
@@ -183,7 +190,7 @@ class EchoCanceller:
         try:
             out = self._ap.process(near, far)
             if self._ns is not None:
-                out = self._suppress(out, far)
+                out = self._suppress(out, self._ns.process(near, far), far)
         except Exception as exc:  # a broken AEC must not take the microphone down with it
             log.warning("echo cancellation failed, off from now on: %s", exc)
             self.active = False
@@ -192,19 +199,16 @@ class EchoCanceller:
         self._learn(near, far, cleaned)
         return cleaned
 
-    def _suppress(self, out: np.ndarray, far: np.ndarray) -> np.ndarray:
-        """AEC3's output, noise-suppressed while Penny's voice may be in the room or the room is noisy, else
-        as it was (held back as long, so the two line up and a switch is a fade, not a jump)."""
-        ns = self._ns
-        assert ns is not None
+    def _suppress(self, out: np.ndarray, suppressed: np.ndarray, far: np.ndarray) -> np.ndarray:
+        """The suppressed chain's output while Penny's voice may be in the room or the room is noisy, else
+        AEC3's alone (held back as long, so the two line up and a switch is a fade, not a jump)."""
         out = np.asarray(out, np.float32)
         quiet = np.concatenate([self._plain, out])
         self._plain = quiet[len(out):]
-        frames = out.reshape(-1, FRAME)
+        suppressed = np.asarray(suppressed, np.float32).reshape(-1, FRAME)
         loud = np.square(far.reshape(-1, FRAME), dtype=np.float64).mean(axis=1) >= 10 ** (FAR_ACTIVE_DBFS / 10)
         mixed = []
-        for i, frame in enumerate(frames):
-            denoised = np.asarray(ns.process(frame), np.float32).reshape(-1)
+        for i, denoised in enumerate(suppressed):
             plain = quiet[i * FRAME:(i + 1) * FRAME]
             self._echo_left = int(ECHO_TAIL_S * RATE) if loud[i] else max(0, self._echo_left - FRAME)
             self._frames += 1
