@@ -50,10 +50,15 @@ GATE_DB, GATE_GAIN = -20.0, 10 ** (-30 / 20)
 ECHO_TAIL_S = 0.5
 # The room counts as noisy while its floor (the quietest 10 ms of the last FLOOR_S, after AEC3) is above
 # NOISY_DBFS, and quiet again below it by HYSTERESIS_DB. A quiet room's microphone hiss is ~-60 to -70 dBFS;
-# the accuracy corpus's 15 dB SNR noise sits near -35.
-# The floor remembers the room before the user spoke through most requests (in a reverberant room the echo of
-# one's own words fills the gaps between them). AEC3's and the suppressor's first output is zeros, not a room.
+# the accuracy corpus's 15 dB SNR noise sits near -35. FLOOR_S remembers the room from before the user spoke
+# through most requests (in a reverberant room the echo of one's own words fills the gaps between them). The
+# chains' first STARTUP_FRAMES are zeros, not a room.
 NOISY_DBFS, HYSTERESIS_DB, FLOOR_S, STARTUP_FRAMES = -50.0, 5.0, 3.0, 3
+
+
+def _power(x: np.ndarray) -> np.ndarray:
+    """Mean square of each 10 ms frame."""
+    return np.square(np.asarray(x).reshape(-1, FRAME), dtype=np.float64).mean(axis=1)
 
 
 def available() -> bool:
@@ -205,15 +210,16 @@ class EchoCanceller:
         out = np.asarray(out, np.float32)
         quiet = np.concatenate([self._plain, out])
         self._plain = quiet[len(out):]
-        suppressed = np.asarray(suppressed, np.float32).reshape(-1, FRAME)
-        loud = np.square(far.reshape(-1, FRAME), dtype=np.float64).mean(axis=1) >= 10 ** (FAR_ACTIVE_DBFS / 10)
+        plains = quiet[:len(out)].reshape(-1, FRAME)
+        levels = 10 * np.log10(_power(plains) + 1e-12)
+        loud = _power(far) >= 10 ** (FAR_ACTIVE_DBFS / 10)
         mixed = []
-        for i, denoised in enumerate(suppressed):
-            plain = quiet[i * FRAME:(i + 1) * FRAME]
+        for i, denoised in enumerate(np.asarray(suppressed, np.float32).reshape(-1, FRAME)):
+            plain = plains[i]
             self._echo_left = int(ECHO_TAIL_S * RATE) if loud[i] else max(0, self._echo_left - FRAME)
             self._frames += 1
             if self._frames > STARTUP_FRAMES:
-                self._levels.append(10 * np.log10(float(np.mean(np.square(plain, dtype=np.float64))) + 1e-12))
+                self._levels.append(float(levels[i]))
             floor = min(self._levels, default=-np.inf)
             self._noisy = floor > NOISY_DBFS - (HYSTERESIS_DB if self._noisy else 0.0)
             want = self._echo_left > 0 or self._noisy
@@ -228,8 +234,7 @@ class EchoCanceller:
     def _gate(self, near: np.ndarray, out: np.ndarray) -> np.ndarray:
         aligned = np.concatenate([self._near_hist, near])  # out lags near by the canceller's own delay
         self._near_hist = aligned[len(aligned) - self.delay_samples:]
-        e_in = np.square(aligned[:len(out)].reshape(-1, FRAME), dtype=np.float64).mean(axis=1)
-        e_out = np.square(out.reshape(-1, FRAME), dtype=np.float64).mean(axis=1)
+        e_in, e_out = _power(aligned[:len(out)]), _power(out)
         gain = np.where(e_out < e_in * 10 ** (GATE_DB / 10), GATE_GAIN, 1.0)
         return (out.reshape(-1, FRAME) * gain[:, None]).reshape(-1).astype(np.float32)
 
