@@ -77,3 +77,36 @@ def test_with_loopback_down_the_embedded_model_fails_fast_and_says_why():
                          timeout=50, env={**os.environ})
     assert run.stdout.startswith("FAILED"), run.stdout + run.stderr
     assert "loopback" in run.stdout and "local network is down" in run.stdout
+
+
+def test_a_slow_sdk_import_does_not_make_a_loopback_server_look_down():
+    """Start-up lists models while Whisper and Piper load in threads; there the `openai` import took over the
+    2 s listing timeout, the user's own server was marked down and the first turns went to the embedded model.
+    Here the import is made 3 s slow in a fresh interpreter: only the server's answer may count."""
+    script = textwrap.dedent("""
+        import asyncio, sys, time
+        sys.path.insert(0, "tests")
+        from fixtures_llm import FakeLLMServer, StubChild
+        from penny.adapters.llm.fallback import FallbackLLM
+        from penny.adapters.llm.openai_compat import OpenAICompatLLM
+
+        class Slow:
+            def find_spec(self, name, path=None, target=None):
+                if name == "openai":
+                    time.sleep(3.0)
+                return None
+        assert "openai" not in sys.modules
+        sys.meta_path.insert(0, Slow())
+        server = FakeLLMServer("ok", "From the server.").start()
+        async def main():
+            child = StubChild("From the child.")
+            chain = FallbackLLM([OpenAICompatLLM("lmstudio", server.base_url, "fake-model"), child])
+            await chain.start()
+            print("COOLING", chain.cooling("lmstudio") > 0, "CHILD", child.starts, dict(chain.last_errors))
+            await chain.aclose()
+        asyncio.run(main())
+        server.stop()
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert "COOLING False CHILD 0 {}" in run.stdout, run.stdout + run.stderr

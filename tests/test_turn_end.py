@@ -1,6 +1,7 @@
 """End of turn: which transcripts read as a finished request, and the three rules (core/turn_end.TurnEnd)
 with a stand-in model (the real one is in test_smart_turn.py)."""
 import asyncio
+import threading
 
 import numpy as np
 import pytest
@@ -142,8 +143,49 @@ def test_half_a_request_holds_even_when_the_model_says_finished():
     assert asyncio.run(go()) == Verdict(hold_ms=1600)
 
 
-def test_no_verdict_before_the_words_are_heard():
-    assert judged("model", 0.9, 400, None)[0] == Verdict()
+def test_the_pause_is_held_open_until_the_words_are_understood():
+    """The reply waits for the words anyway: silence alone must not end a turn they may show unfinished."""
+    assert judged("model", 0.9, 600, None)[0] == Verdict(hold_ms=1600)
+    assert judged("text", 0.9, 600, None)[0] == Verdict()  # the text rule has nothing to hold for
+
+
+class SlowModel(Model):
+    def __init__(self, p: float, gate):
+        super().__init__(p)
+        self.gate = gate
+
+    def probability_done(self, audio):
+        self.gate.wait(5)
+        return self.p
+
+
+def test_the_pause_is_held_open_while_the_model_hears_it_and_the_silence_rule_ends_it_after():
+    async def go():
+        gate = threading.Event()
+        end = TurnEnd(VADConfig(end_of_turn="model"), SlowModel(0.1, gate))
+        end.pause(1.0, np.zeros(16000, np.float32))
+        before = end.verdict(600, "What time is it?", CLOSED)
+        gate.set()
+        while end.p_done is None:
+            await asyncio.sleep(0.01)
+        # an unfinished voice, words that read finished but no skill request: the silence rule, now past it
+        return before, end.verdict(600, "Tell me about the moon.", ""), end.verdict(450, "Tell me about it.", "")
+    assert asyncio.run(go()) == (Verdict(hold_ms=1600), Verdict("silence"), Verdict())
+
+
+class BrokenModel(Model):
+    def probability_done(self, audio):
+        raise RuntimeError("onnxruntime failed")
+
+
+def test_a_model_that_fails_leaves_the_pause_to_the_silence_rule():
+    async def go():
+        end = TurnEnd(VADConfig(end_of_turn="model"), BrokenModel(0.0))
+        end.pause(1.0, np.zeros(16000, np.float32))
+        while end.judging:
+            await asyncio.sleep(0.01)
+        return end.verdict(450, "What time is it?", CLOSED), end.verdict(520, "What time is it?", CLOSED)
+    assert asyncio.run(go()) == (Verdict(), Verdict("silence"))
 
 
 def test_model_rule_without_a_model_is_the_text_rule():

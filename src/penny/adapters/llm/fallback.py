@@ -147,6 +147,8 @@ class FallbackLLM:
     async def list_models(self, timeout_s: float = LIST_TIMEOUT_S) -> dict[str, list[str]]:
         """Model names per backend (asked concurrently, `timeout_s` at most); an unreachable backend lists none."""
         async def one(b: LLM) -> list[str]:
+            if (prepare := getattr(b, "prepare", None)) is not None:
+                await prepare()  # not timed: only the backend's answer is
             try:
                 return list(await asyncio.wait_for(b.list_models(), timeout_s))
             except asyncio.TimeoutError:
