@@ -109,10 +109,10 @@ class TurnEnd:
         """`words`: the transcript of the utterance so far, once understood (None: not yet); `shape`: how
         they end (HALF, OPEN, CLOSED or "")."""
         cfg = self.cfg
-        if self.rule == "silence" or (self.rule == "text" and words is None):
+        if self.rule == "silence":
             return Verdict()
         if self.rule == "text":
-            ok = looks_complete(words) and silence_ms >= cfg.fast_end_silence_ms > 0
+            ok = words is not None and looks_complete(words) and silence_ms >= cfg.fast_end_silence_ms > 0
             return Verdict("semantic" if ok else None)
         if words is None or self.judging:
             # Not judged yet: silence alone must not end it ("Take a note, uh," ended on a slow machine
