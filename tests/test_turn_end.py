@@ -143,10 +143,8 @@ def test_half_a_request_holds_even_when_the_model_says_finished():
     assert asyncio.run(go()) == Verdict(hold_ms=1600)
 
 
-def test_the_pause_is_held_open_until_the_words_are_understood():
-    """The reply waits for the words anyway: silence alone must not end a turn they may show unfinished."""
-    assert judged("model", 0.9, 600, None)[0] == Verdict(hold_ms=1600)
-    assert judged("text", 0.9, 600, None)[0] == Verdict()  # the text rule has nothing to hold for
+def test_no_verdict_before_the_words_are_heard():
+    assert judged("model", 0.9, 400, None)[0] == Verdict()
 
 
 class SlowModel(Model):
@@ -159,18 +157,18 @@ class SlowModel(Model):
         return self.p
 
 
-def test_the_pause_is_held_open_while_the_model_hears_it_and_the_silence_rule_ends_it_after():
+def test_the_model_rule_waits_on_the_words_and_on_the_model():
     async def go():
         gate = threading.Event()
-        end = TurnEnd(VADConfig(end_of_turn="model"), SlowModel(0.1, gate))
+        end = TurnEnd(VADConfig(end_of_turn="model"), SlowModel(0.9, gate))
         end.pause(1.0, np.zeros(16000, np.float32))
-        before = end.verdict(600, "What time is it?", CLOSED)
+        seen = [end.waiting_on(None), end.waiting_on("What time is it?"), end.verdict(600, "What time is it?")]
         gate.set()
-        while end.p_done is None:
+        while end.waiting_on("What time is it?"):
             await asyncio.sleep(0.01)
-        # an unfinished voice, words that read finished but no skill request: the silence rule, now past it
-        return before, end.verdict(600, "Tell me about the moon.", ""), end.verdict(450, "Tell me about it.", "")
-    assert asyncio.run(go()) == (Verdict(hold_ms=1600), Verdict("silence"), Verdict())
+        return seen + [end.waiting_on(None), end.verdict(600, "What time is it?", CLOSED)]
+    assert asyncio.run(go()) == [True, True, Verdict(), True, Verdict("model")]
+    assert not TurnEnd(VADConfig(end_of_turn="text"), None).waiting_on(None)  # nothing to wait for
 
 
 class BrokenModel(Model):
@@ -182,10 +180,10 @@ def test_a_model_that_fails_leaves_the_pause_to_the_silence_rule():
     async def go():
         end = TurnEnd(VADConfig(end_of_turn="model"), BrokenModel(0.0))
         end.pause(1.0, np.zeros(16000, np.float32))
-        while end.judging:
+        while end.waiting_on("What time is it?"):
             await asyncio.sleep(0.01)
-        return end.verdict(450, "What time is it?", CLOSED), end.verdict(520, "What time is it?", CLOSED)
-    assert asyncio.run(go()) == (Verdict(), Verdict("silence"))
+        return end.verdict(600, "What time is it?", CLOSED)
+    assert asyncio.run(go()) == Verdict()
 
 
 def test_model_rule_without_a_model_is_the_text_rule():

@@ -224,7 +224,9 @@ async def test_listen_loop_with_openwakeword(tmp_path, piper_say):
     cfg = PennyConfig(wake=WakeConfig(engine="openwakeword", model="hey_jarvis"))
     transcripts, commands, wakes = await heard_and_answered(tmp_path, x, cfg)
     assert len(wakes) == 1 and wakes[0].name == "hey_jarvis"
-    assert len(transcripts) == 2 and "kitchen" not in " ".join(transcripts).lower()  # a closed gate: no STT
+    # A closed gate: no STT. The name is its own utterance when the wake word fires after its pause began
+    # (Piper's timing varies); else it is half a request, and the turn model holds the pause for the rest.
+    assert len(transcripts) in (1, 2) and "kitchen" not in " ".join(transcripts).lower()
     assert len(commands) == 1 and "what time is it" in commands[0].lower()  # only after the wake word
 
 

@@ -13,6 +13,7 @@ everything the session does comes out of `events()`. Every stage overlaps the ne
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import time
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 # over a loud reply, the /t/ closure plus AEC3's gate left 128 ms of silence, the reply played on for a moment
 # and the stop came 160 ms later than its first pause (echo soak). A cough costs a pause this long.
 PAUSE_HOLD_S = 0.2
+# How long (wall time) a pause's end may wait for the model rule's judgement: the words are understood in
+# ~0.1-0.3 s; a stuck STT must not keep the turn open for ever.
+JUDGE_WAIT_S = 2.0
 
 
 @dataclass
@@ -90,6 +94,7 @@ class VoiceSession:
             await self.playback.emit(det)
             if not self.speaking:  # over a reply the voice itself barges in: Penny's own echo can false-wake
                 await self.interrupt()
+        await self._judged_in_time(chunk.duration_s)
         for ev in self.endpointer.process(chunk):
             await self._on_vad_event(ev)
         if self.speaking and not self._hears_itself():
@@ -107,13 +112,33 @@ class VoiceSession:
             self.turns.drop_speculation()  # the pause was not the end: the user speaks on
             self.turn_end.resume()
         elif spec is not None:
-            verdict = self.turn_end.verdict((self._stream_t - spec.silence_t) * 1000.0, spec.turn.words,
-                                            spec.turn.shape)
-            if verdict.hold_ms is not None:
-                self.endpointer.hold(verdict.hold_ms)
-            elif verdict.commit is not None:
-                self._answered_t = spec.silence_t
-                await self._end_turn(spec, verdict.commit)
+            await self._judge(spec, self._stream_t)
+
+    async def _judge(self, spec: Speculation, now_t: float) -> None:
+        """The end-of-turn rule on the pause so far: hold it open, end the turn, or let silence decide."""
+        verdict = self.turn_end.verdict((now_t - spec.silence_t) * 1000.0, spec.turn.words, spec.turn.shape)
+        if verdict.hold_ms is not None:
+            self.endpointer.hold(verdict.hold_ms)
+        elif verdict.commit is not None:
+            self._answered_t = spec.silence_t
+            await self._end_turn(spec, verdict.commit)
+
+    async def _judged_in_time(self, ahead_s: float) -> None:
+        """Silence would end the utterance within the next `ahead_s` of audio, and the model rule cannot judge
+        the pause yet: wait for its words (the reply needs them anyway), so that a slow machine, or audio fed
+        faster than real time, ends the turn where a fast one would. The microphone queues meanwhile."""
+        spec = self.turns.spec
+        if spec is None or not self.endpointer.in_speech or self.speaking or \
+                self._stream_t - spec.silence_t < self.endpointer.pause_limit / SR:
+            return
+        deadline = time.perf_counter() + JUDGE_WAIT_S
+        while self.turns.spec is spec and not spec.task.done() and self.turn_end.waiting_on(spec.turn.words):
+            if time.perf_counter() > deadline:
+                log.warning("no end-of-turn judgement within %.1f s: silence ends the turn", JUDGE_WAIT_S)
+                break
+            await asyncio.sleep(0.005)
+        if self.turns.spec is spec:
+            await self._judge(spec, self._stream_t - ahead_s)
 
     async def end_of_input(self) -> None:
         for ev in self.endpointer.flush():

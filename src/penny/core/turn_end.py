@@ -12,8 +12,8 @@
   in an unfinished voice: a whole skill request, or a whole question for the LLM ("Why is the sky blue?"),
   ends after `fast_end_silence_ms` (on the turns benchmark's synthetic voices the model calls a quarter of
   finished commands and most questions unfinished); anything else, the silence rule (`end_silence_ms`).
-  Until the words are understood and the model has heard the pause, silence alone does not end the turn
-  (up to `max_pause_ms`): on a slow machine it ended "take a note, uh," before the words showed it unfinished.
+  Until the words are understood and the model has heard the pause, the silence rule waits for them
+  (core/pipeline.py): on a slow machine it ended "take a note, uh," before the words showed it unfinished.
 """
 from __future__ import annotations
 
@@ -114,13 +114,9 @@ class TurnEnd:
         if self.rule == "text":
             ok = words is not None and looks_complete(words) and silence_ms >= cfg.fast_end_silence_ms > 0
             return Verdict("semantic" if ok else None)
-        if words is None or self.judging:
-            # Not judged yet: silence alone must not end it ("Take a note, uh," ended on a slow machine
-            # while still being understood). The reply waits for the words anyway, so this costs no time.
-            return Verdict(hold_ms=cfg.max_pause_ms)
         p = self.p_done
-        if p is None:  # the model failed on this pause
-            return self._silence(silence_ms)
+        if words is None or p is None:
+            return Verdict()
         voice_done = p >= cfg.turn_model_threshold
         if trails_off(words) or shape == HALF or (not voice_done and (shape == OPEN or not looks_complete(words))):
             self.held = True  # mid-thought: wait for the rest
@@ -128,14 +124,10 @@ class TurnEnd:
         if not voice_done:  # the words read finished, the voice does not
             if shape in (CLOSED, QUESTION) and cfg.fast_end_silence_ms > 0:
                 return Verdict("semantic" if silence_ms >= cfg.fast_end_silence_ms else None)
-            return self._silence(silence_ms)
+            return Verdict()  # the silence rule decides
         return Verdict("model" if silence_ms >= cfg.model_end_silence_ms else None)
 
-    @property
-    def judging(self) -> bool:
-        """The model is still hearing this pause."""
-        return self._judging is not None and not self._judging.done()
-
-    def _silence(self, silence_ms: float) -> Verdict:
-        """The silence rule decides: a pause held open while it was being judged ends here."""
-        return Verdict("silence" if silence_ms >= self.cfg.end_silence_ms else None)
+    def waiting_on(self, words: str | None) -> bool:
+        """The model rule cannot judge this pause yet: its words are not understood (None) or the model is
+        still hearing it."""
+        return self.rule == "model" and (words is None or (self._judging is not None and not self._judging.done()))
