@@ -6,6 +6,7 @@ still runs Penny through the browser or WAV files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -149,8 +150,9 @@ class MicSource:
             block, t = resampler.process(indata[:, 0].copy(), self._adc_time(time_info))
             if self.echo is not None:
                 block = self.echo.capture(block, t)
-            if block.size:
-                loop.call_soon_threadsafe(put, block)
+            if block.size and not loop.is_closed():  # a block may still come as Penny shuts down
+                with contextlib.suppress(RuntimeError):  # the loop closed since: nobody left to hear it
+                    loop.call_soon_threadsafe(put, block)
 
         try:
             self._stream = self._factory(rate, int(rate * self.frame_ms / 1000), callback)
