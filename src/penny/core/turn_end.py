@@ -109,13 +109,13 @@ class TurnEnd:
         """`words`: the transcript of the utterance so far, once understood (None: not yet); `shape`: how
         they end (HALF, OPEN, CLOSED or "")."""
         cfg = self.cfg
-        if self.rule == "silence":
+        if self.rule == "silence" or words is None:
             return Verdict()
         if self.rule == "text":
-            ok = words is not None and looks_complete(words) and silence_ms >= cfg.fast_end_silence_ms > 0
+            ok = looks_complete(words) and silence_ms >= cfg.fast_end_silence_ms > 0
             return Verdict("semantic" if ok else None)
         p = self.p_done
-        if words is None or p is None:
+        if p is None:
             return Verdict()
         voice_done = p >= cfg.turn_model_threshold
         if trails_off(words) or shape == HALF or (not voice_done and (shape == OPEN or not looks_complete(words))):

@@ -150,8 +150,8 @@ class MicSource:
             block, t = resampler.process(indata[:, 0].copy(), self._adc_time(time_info))
             if self.echo is not None:
                 block = self.echo.capture(block, t)
-            if block.size and not loop.is_closed():  # a block may still come as Penny shuts down
-                with contextlib.suppress(RuntimeError):  # the loop closed since: nobody left to hear it
+            if block.size:
+                with contextlib.suppress(RuntimeError):  # a block after shutdown closed the loop: nobody hears it
                     loop.call_soon_threadsafe(put, block)
 
         try:

@@ -92,7 +92,8 @@ class OpenAICompatLLM:
     async def prepare(self) -> None:
         """Import the SDK and build the client off the event loop. The import takes ~1 s, several while
         Whisper and Piper load: inside a timed model list it made a loopback server look down at startup."""
-        await asyncio.to_thread(lambda: self.client)
+        if self._client is None:
+            await asyncio.to_thread(lambda: self.client)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
