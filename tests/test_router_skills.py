@@ -239,6 +239,17 @@ def test_a_request_ending_in_free_words_is_open_ended(registry, text, open_end):
     assert open_ended(registry, text) is open_end
 
 
+@pytest.mark.parametrize("text, half", [("Remind me to call Mom in 4 of it.", True),  # "in forty," misheard
+                                        ("Remind me to call mom", True), ("Set a timer.", True),
+                                        ("Remind me to call mom in 45 minutes.", False),
+                                        ("In two hours remind me to stretch", False),
+                                        ("Set a timer for ten minutes.", False), ("What's on my calendar?", False)])
+def test_a_request_still_missing_what_it_needs_is_half(registry, text, half):
+    """A reminder with no time yet, a timer with no length: the pause after it is held for the rest."""
+    match = registry.route(text)
+    assert match is not None and match.half is half
+
+
 def test_a_question_a_note_answers_is_not_open_ended(registry):
     """The note search reads "where is {topic}": a whole question, however its free words end it."""
     import asyncio

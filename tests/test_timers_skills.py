@@ -185,3 +185,32 @@ async def test_reminder_keeps_about_and_that(tmp_path, said, answer):
     listed = (await reg.handle_text("s", "what reminders do i have")).text
     assert " to about" not in listed and " to that" not in listed
     await reg.aclose()
+
+
+@pytest.mark.parametrize("request_, answer, want", [
+    ("set a timer", "ten minutes", "timer set for ten minutes"),
+    ("remind me to call mom", "at 5 pm", "remind you to call mom at 5 pm"),
+    ("take a note", "the bike lock is in the garage", "remember that the bike lock is in the garage"),
+])
+async def test_the_answer_to_penny_asking_for_a_missing_part_completes_the_request(tmp_path, request_, answer, want):
+    """Penny asks what a half request lacks ("How long should the timer be?"); the answer alone does it."""
+    reg, _ = make_registry(tmp_path)
+    asked = await reg.handle_text("s", request_) or await reg.act("s", request_)
+    assert asked is not None and ("?" in asked.text or "when" in asked.text)
+    done = await reg.handle_text("s", answer)
+    assert done is not None and want in done.text.lower()
+    assert await reg.handle_text("s", answer) is None  # answered once: the same words again are no request
+    await reg.aclose()
+
+
+async def test_an_answer_too_late_or_a_new_request_is_not_taken_as_the_missing_part(tmp_path):
+    reg, clock = make_registry(tmp_path)
+    await reg.handle_text("s", "set a timer")
+    assert (await reg.handle_text("s", "what time is it")).plugin == "clock"  # a request of its own
+    assert await reg.handle_text("s", "ten minutes") is None  # the user moved on: the question is dropped
+    await reg.handle_text("s", "set a timer")
+    assert await reg.handle_text("other", "ten minutes") is None  # another room was not asked
+    await clock.advance(minutes=2)
+    assert await reg.handle_text("s", "ten minutes") is None  # a minute on, the question is forgotten
+    assert reg.plugins["timers"].state.pending("timer") == []
+    await reg.aclose()

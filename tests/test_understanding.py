@@ -248,6 +248,39 @@ async def test_suggestions_can_be_turned_off(tmp_path):
     assert a.understand("s", "What day of a week is it?", heard_as("x", HIGH)).action == "act"
 
 
+async def test_a_reminder_with_no_time_yet_is_half_a_request(penny):
+    """"Remind me to call mom in forty, ... five minutes": tiny.en wrote "in 4 of it" at the pause, and the
+    turns benchmark's turn ended there with "I couldn't tell when". Half a request holds the pause open."""
+    from penny.core.turn_end import CLOSED, HALF, shape
+
+    a, _, _ = penny
+    said = "Remind me to call Mom in 4 of it."
+    heard = a.understand("s", said, heard_as(said, HIGH))
+    assert heard.action == "act" and heard.parses and shape(heard, said) == HALF
+    said = "Remind me to call Mom in 45 minutes."
+    assert shape(a.understand("s", said, heard_as(said, HIGH)), said) != HALF
+    said = "What's on my calendar?"
+    assert shape(a.understand("s", said, heard_as(said, HIGH)), said) == CLOSED
+
+
+async def test_the_answer_to_how_long_is_heard_as_the_whole_request(penny):
+    """"Set a timer." - "How long should the timer be?" - "Ten minutes.": the answer alone parses as nothing and
+    names a duration, so it was asked about ("Did you say: Ten minutes?") or sent to the LLM. With the question
+    open it is the rest of the request: acted on, a closed request for the end of turn, and a write, so a
+    speculative turn waits for the end of the user's turn before setting anything."""
+    from penny.core.turn_end import CLOSED, shape
+
+    a, llm, registry = penny
+    reply, _ = await turn(a, "Set a timer.")
+    assert reply == "How long should the timer be?" and timers(registry) == []
+    heard = a.understand("s", "Ten minutes.", heard_as("Ten minutes.", HIGH))
+    assert heard.action == "act" and heard.parses and shape(heard, "Ten minutes.") == CLOSED
+    assert a._has_side_effects("s", "Ten minutes.")
+    reply, trace = await turn(a, "Ten minutes.")
+    assert reply == "Okay, timer set for ten minutes." and llm.calls == []
+    assert [t["duration_s"] for t in timers(registry)] == [600]
+
+
 async def test_a_yes_heard_as_yet_still_confirms(penny):
     a, _, registry = penny
     await turn(a, "Set a timer for fifteen minutes.", MEDIUM)

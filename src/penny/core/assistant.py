@@ -84,6 +84,9 @@ class Assistant:
         if self.expects_answer(session_id) and yes_or_no(command, self.language) is not None:
             return Understanding(command, "act", 1.0, True)  # the answer to a question Penny just asked
         match = self.plugins.route(command) if self.plugins is not None else None  # routed once for all below
+        if match is None and self.plugins is not None:  # "Ten minutes." after "How long should the timer be?"
+            joined = self.plugins.completed(session_id, command)
+            match = self.plugins.route(joined) if joined is not None else None
         parses = match is not None
         read_only = parses and self.plugins is not None and self.plugins.read_only(session_id, command)
         score = confidence(transcript.avg_logprob, transcript.no_speech_prob, transcript.compression_ratio)
@@ -96,7 +99,9 @@ class Assistant:
             meant = self.plugins.suggest(command)
             if meant is not None:  # words close to a request Penny knows, not an open question: ask about it
                 return Understanding(meant, "confirm", score, True, rescored=True, unfinished=near)
-        return replace(heard, open_end=True) if match is not None and match.open_end else heard
+        if match is None:
+            return heard
+        return replace(heard, open_end=heard.open_end or match.open_end, unfinished=heard.unfinished or match.half)
 
     def expects_answer(self, session_id: str) -> bool:
         if self._pending_clarification(session_id, pop=False) is not None:
@@ -218,7 +223,7 @@ class Assistant:
         if p is None or p.read_only(session_id, text):
             return False  # the LLM, or a skill that only reads (the time, the calendar)
         return (p.route(text) is not None or p.guess_action(text) is not None or p.pending(session_id) is not None
-                or p.pending("default") is not None)
+                or p.pending("default") is not None or p.completed(session_id, text) is not None)
 
     async def _llm(self, session_id: str, text: str, trace: TurnTrace) -> AsyncIterator[str | BackendSwitched]:
         messages = self.messages(session_id, text)

@@ -4,7 +4,8 @@
 - "text": the words so far read as a finished request (ending like a sentence, not on "and", "the",
   "um"...) after `fast_end_silence_ms`; otherwise silence.
 - "model": a learned end-of-turn model (Smart Turn) hears the pause. Finished, and the words do not trail
-  off, and they are not half a request (a skill's subject with no request yet: "set a timer for twenty"):
+  off, and they are not half a request (a skill's subject with no request yet: "set a timer for twenty"; a
+  request its skill says still lacks something, Intent.complete: "remind me to call mom in forty,"):
   the turn ends after `model_end_silence_ms`. Words that trail off or are half a request ("set a timer
   for... um", "add eggs" with no list yet), words Penny would ask about, or an unfinished voice with words
   that don't read finished or end in a free slot ("take a note: buy batteries,"): the pause may last up

@@ -139,7 +139,8 @@ class IntentRouter:
     def route(self, text: str) -> IntentMatch | None:
         for c in self.candidates(text):
             log.debug("routed %r -> %s.%s %s", text, c.plugin, c.intent.name, c.slots)
-            return IntentMatch(c.plugin, c.intent.name, c.slots, normalize(text), c.intent.fallback, c.open_end)
+            return IntentMatch(c.plugin, c.intent.name, c.slots, normalize(text), c.intent.fallback, c.open_end,
+                               half=not _complete(c))
         return None
 
     def intent(self, match: IntentMatch) -> Intent | None:
@@ -151,6 +152,14 @@ class IntentRouter:
     def handler(self, match: IntentMatch):
         intent = self.intent(match)
         return intent.handler if intent is not None else None
+
+
+def _complete(c: Candidate) -> bool:
+    try:
+        return c.intent.complete is None or bool(c.intent.complete(c.slots))
+    except Exception:
+        log.exception("intent %s.%s: complete() failed", c.plugin, c.intent.name)
+        return True
 
 
 def triggers(intents: Intents) -> dict[str, frozenset[str]] | None:

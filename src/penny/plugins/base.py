@@ -34,6 +34,7 @@ class IntentMatch:
     text: str  # the normalised text that matched
     catch_all: bool = False  # only a catch-all intent took it ("what's a vet" -> a note that mentions the vet)
     open_end: bool = False  # the words end in a free slot (a note's text): more of it may follow a pause
+    half: bool = False  # the intent's `complete` says a slot is still missing ("remind me to call mom in 4 of it")
 
 
 Handler = Callable[[dict], Awaitable[SkillResult]]
@@ -69,6 +70,9 @@ class Intent:
     fallback: bool = False  # tried only after every plugin's ordinary intents
     # Only reads (the time, the calendar): safe to answer speculatively, before the user's turn has ended.
     read_only: bool = False
+    # `complete(slots)` False: the request still lacks what it needs (a reminder with no time yet), so a pause
+    # after it is held open for the rest rather than answered with "when?" while the user is still saying it.
+    complete: Callable[[dict], bool] | None = None
 
 
 # ---------------------------------------------------------------- clocks

@@ -31,6 +31,7 @@ from penny.intents.text import normalize
 log = logging.getLogger("penny.plugins")
 
 PENDING_TTL = timedelta(minutes=5)  # a "yes" much later than the question confirms nothing
+ASKED_TTL = timedelta(minutes=1)  # "ten minutes" long after "How long should the timer be?" sets nothing
 
 
 @dataclass
@@ -52,6 +53,7 @@ class PluginRegistry:
             for tool in p.tools():
                 self._tools[tool.name] = (p, tool)
         self._pending: dict[str, Pending] = {}
+        self._asked: dict[str, tuple[str, datetime]] = {}  # session -> (a request missing a part, when Penny asked)
         self._queues: set[asyncio.Queue] = set()
         self.on_alert: Callable[[Alert], Awaitable[None]] | None = None
         self._start_task: asyncio.Task | None = None
@@ -78,6 +80,8 @@ class PluginRegistry:
         if intent is None:
             return SkillResult("Sorry, I don't know how to do that.", plugin=match.plugin)
         result = await self._run(match.plugin, intent.handler, match.slots, session_id)
+        if match.half:  # Penny asks for the missing part: the next words may be the answer
+            self._asked[session_id] = (match.text, self.clock.now())
         if not intent.read_only:
             acted(match.plugin, intent.name, result, self._undoer(match.plugin, intent.name, result))
         return self._remember(session_id, match.plugin, self._in_language(result, intent.sentences, match.slots))
@@ -115,10 +119,29 @@ class PluginRegistry:
                 return SkillResult(phrase("declined", self.router.library.language, "Okay, I won't."),
                                    {"cancelled": pending.action}, pending.plugin)
             # Anything else drops the question and is handled as a new request.
+        joined = self.completed(session_id, text)
+        asked = self._asked.pop(session_id, None)  # answered, or the user moved on
+        if joined is not None and asked is not None:
+            log.info("%r answers what %r lacked", text, asked[0])
+            text = joined
         match = self.route(text)
         if match is None:
             return None
         return await self.handle(match, session_id=session_id)
+
+    def completed(self, session_id: str, text: str) -> str | None:
+        """`text` as the answer to what Penny just asked a request for ("How long should the timer be?" -
+        "Ten minutes."): the request and the answer as one, when together they are a whole request and the
+        answer alone is none."""
+        asked = self._asked.get(session_id)
+        if asked is None or self.clock.now() - asked[1] > ASKED_TTL or self._whole(text):
+            return None
+        joined = f"{asked[0].rstrip(' .?!')} {text.strip()}"
+        return joined if self._whole(joined) else None
+
+    def _whole(self, text: str) -> bool:
+        match = self.route(text)
+        return match is not None and not match.half
 
     def near_skill(self, text: str) -> bool:
         """Does `text` name a skill's subject ("timer", "calendar")?"""
@@ -180,6 +203,7 @@ class PluginRegistry:
             return None
         log.info("router missed %r; guessed %s(%s)", text, found.tool, found.args)
         if found.missing:
+            self._asked[session_id] = (text, self.clock.now())
             return SkillResult(found.missing, {"error": "missing-slot", "tool": found.tool},
                                self._tools[found.tool][0].name)
         return await self.call_tool(found.tool, found.args, session_id=session_id)

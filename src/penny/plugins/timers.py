@@ -58,7 +58,7 @@ class TimersPlugin(Plugin):
             Intent("set_timer", "HassStartTimer", self._set, accept=has_duration),
             Intent("set_timer_bare", "PennyTimerSetBare", self._ask_duration,
                    accept=lambda s: short_name(s) and as_duration(s.get("name")) is None
-                   and not any(c.isdigit() for c in str(s.get("name") or ""))),
+                   and not any(c.isdigit() for c in str(s.get("name") or "")), complete=lambda s: False),
             Intent("time_left", "HassTimerStatus", self._left, accept=self._names_a_timer, read_only=True),
             Intent("list", "PennyTimerList", self._list, read_only=True),
             Intent("cancel", "HassCancelTimer", self._cancel, accept=short_name),
@@ -67,7 +67,7 @@ class TimersPlugin(Plugin):
             Intent("resume", "HassUnpauseTimer", self._resume, accept=short_name),
             Intent("add_time", "HassIncreaseTimer", lambda s: self._adjust(s, 1), accept=has_duration),
             Intent("remove_time", "HassDecreaseTimer", lambda s: self._adjust(s, -1), accept=has_duration),
-            Intent("reminder", "PennyReminder", self._remind, accept=self._is_reminder),
+            Intent("reminder", "PennyReminder", self._remind, accept=self._is_reminder, complete=self._has_when),
         ]
 
     def tools(self) -> list[Tool]:
@@ -282,6 +282,9 @@ class TimersPlugin(Plugin):
             return str(slots.get("rest")).startswith(leads) and bool(parse_when(str(slots["when"]), self.ctx.now()))
         rest = rest_of(slots)
         return rest.startswith(leads) or split_reminder(self.ctx.now(), rest)[1] is not None
+
+    def _has_when(self, slots: dict) -> bool:
+        return split_reminder(self.ctx.now(), rest_of(slots))[1] is not None
 
     async def _remind(self, slots: dict) -> SkillResult:
         what, when = split_reminder(self.ctx.now(), rest_of(slots))
