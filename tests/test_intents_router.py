@@ -27,3 +27,19 @@ async def test_readings_are_reused_but_accept_is_asked_each_time(tmp_path):
     assert registry.route("where is the wifi password") is None  # no such note: notes.search vetoes
     await registry.handle_text("s", "remember that the wifi password is on the fridge")
     assert registry.route("where is the wifi password").intent == "search"
+
+
+def test_a_failing_complete_leaves_the_request_whole(tmp_path, caplog):
+    """A plugin's `complete` that raises is logged; the request is taken as whole (answered, not held)."""
+    from dataclasses import replace
+
+    registry, _ = make_registry(tmp_path)
+    router = registry.router
+
+    def broken(slots: dict) -> bool:
+        raise ValueError("broken")
+    plugin, intent = router._by_sentences["PennyReminder"]
+    router._by_sentences["PennyReminder"] = (plugin, replace(intent, complete=broken))
+    match = registry.route("remind me to call mom")
+    assert match is not None and match.intent == "reminder" and not match.half
+    assert "complete() failed" in caplog.text

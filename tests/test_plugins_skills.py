@@ -246,10 +246,20 @@ async def test_weather_without_location(tmp_path):
 
 
 @pytest.mark.parametrize("text,answer", [("what time is it", "It's 8 am."),
-                                         ("what's the date", "Today is Wednesday, November 25th.")])
+                                         ("what's the date", "Today is Wednesday, November 25th."),
+                                         ("what day is it tomorrow", "Tomorrow is Thursday, November 26th."),
+                                         ("what's the date next friday", "That's Friday, November 27th."),
+                                         ("what day of the week is december 25th", "That's Friday, December 25th.")])
 async def test_clock(tmp_path, text, answer):
     reg, _ = make_registry(tmp_path)
     assert (await reg.handle_text("s", text)).text == answer
+
+
+def test_the_date_of_a_span_is_no_clock_question(tmp_path):
+    """"What's the date next week" names seven days: not the clock's to answer with one."""
+    reg, _ = make_registry(tmp_path)
+    assert reg.route("what's the date next week") is None
+    assert reg.route("which day is the dentist") is None  # not a day at all
 
 
 async def test_tool_question_without_session_is_answered_in_any_session(tmp_path):

@@ -281,6 +281,21 @@ async def test_the_answer_to_how_long_is_heard_as_the_whole_request(penny):
     assert [t["duration_s"] for t in timers(registry)] == [600]
 
 
+async def test_take_a_note_asks_for_the_words_and_the_answer_is_the_note(penny):
+    """A bare "Take a note." named a skill but parsed as nothing, so Penny asked "Did you say: Take a note?".
+    It is half a request: the pause after it is held, Penny asks for the words, and they become the note."""
+    from penny.core.turn_end import HALF, shape
+
+    a, llm, registry = penny
+    heard = a.understand("s", "Take a note.", heard_as("Take a note.", HIGH))
+    assert heard.action == "act" and shape(heard, "Take a note.") == HALF
+    reply, _ = await turn(a, "Take a note.")
+    assert reply == "What should I note down?"
+    reply, _ = await turn(a, "The bike lock is in the garage.")
+    assert reply == "Okay, I'll remember that the bike lock is in the garage." and llm.calls == []
+    assert "bike lock" in (await registry.handle_text("s", "where is the bike lock")).text
+
+
 async def test_a_yes_heard_as_yet_still_confirms(penny):
     a, _, registry = penny
     await turn(a, "Set a timer for fifteen minutes.", MEDIUM)

@@ -87,7 +87,11 @@ class Assistant:
         if match is None and self.plugins is not None:  # "Ten minutes." after "How long should the timer be?"
             joined = self.plugins.completed(session_id, command)
             match = self.plugins.route(joined) if joined is not None else None
-        parses = match is not None
+        # "Take a note.": a request that names its action but lacks its words; Penny asks for them (registry.act)
+        # rather than "Did you say: Take a note?", and the next words are the answer.
+        lacking = match is None and self.plugins is not None and getattr(
+            self.plugins.guess_action(command), "missing", None) is not None
+        parses = match is not None or lacking
         read_only = parses and self.plugins is not None and self.plugins.read_only(session_id, command)
         score = confidence(transcript.avg_logprob, transcript.no_speech_prob, transcript.compression_ratio)
         near = self.plugins is not None and self.plugins.near_skill(command)
@@ -100,7 +104,7 @@ class Assistant:
             if meant is not None:  # words close to a request Penny knows, not an open question: ask about it
                 return Understanding(meant, "confirm", score, True, rescored=True, unfinished=near)
         if match is None:
-            return heard
+            return replace(heard, unfinished=True) if lacking else heard
         return replace(heard, open_end=heard.open_end or match.open_end, unfinished=heard.unfinished or match.half)
 
     def expects_answer(self, session_id: str) -> bool:

@@ -1,8 +1,16 @@
 """Clock and date: "what time is it", "what's the date", "what day is it"."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from penny.plugins.base import Intent, Plugin, SkillResult, Tool
 from penny.plugins.speech import format_date, format_time
+
+def _one_day(slots: dict) -> bool:
+    """The date of one day; "what's the date next week" is no question for the clock."""
+    day = slots.get("day")
+    return day is None or day.end - day.start <= timedelta(days=1)
+
 
 class ClockPlugin(Plugin):
     name = "clock"
@@ -12,7 +20,7 @@ class ClockPlugin(Plugin):
 
     def intents(self) -> list[Intent]:
         return [Intent("time", "HassGetCurrentTime", self._time, read_only=True),
-                Intent("date", "HassGetCurrentDate", self._date, read_only=True)]
+                Intent("date", "HassGetCurrentDate", self._date, read_only=True, accept=_one_day)]
 
     def tools(self) -> list[Tool]:
         return [Tool("get_current_time", "Get the current local time, date and weekday of the user.",
@@ -23,8 +31,11 @@ class ClockPlugin(Plugin):
         return SkillResult(f"It's {format_time(now)}.", {"iso": now.isoformat()})
 
     async def _date(self, slots: dict) -> SkillResult:
-        now = self.ctx.now()
-        return SkillResult(f"Today is {format_date(now.date())}.", {"iso": now.date().isoformat()})
+        day = slots.get("day")
+        date = day.start.date() if day is not None else self.ctx.now().date()
+        said = {"today": "Today is", "tonight": "Today is", "tomorrow": "Tomorrow is",
+                "yesterday": "Yesterday was"}.get(day.label if day is not None else "today", "That's")
+        return SkillResult(f"{said} {format_date(date)}.", {"iso": date.isoformat()})
 
     async def _now(self, args: dict) -> SkillResult:
         now = self.ctx.now()

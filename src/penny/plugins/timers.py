@@ -289,8 +289,8 @@ class TimersPlugin(Plugin):
     async def _remind(self, slots: dict) -> SkillResult:
         what, when = split_reminder(self.ctx.now(), rest_of(slots))
         if when is None:
-            return SkillResult("Sorry, I couldn't tell when to remind you. You can say something like: "
-                               "remind me to call mom at 5 pm.", {"error": "bad-date"})
+            return SkillResult("Sorry, I couldn't tell when. When should I remind you? For example: at 5 pm, "
+                               "or in an hour.", {"error": "bad-date"})  # the answer alone completes it (registry)
         return self._add_reminder(what, when)
 
     async def _remind_tool(self, args: dict) -> SkillResult:
