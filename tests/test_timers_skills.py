@@ -191,6 +191,7 @@ async def test_reminder_keeps_about_and_that(tmp_path, said, answer):
     ("set a timer", "ten minutes", "timer set for ten minutes"),
     ("remind me to call mom", "at 5 pm", "remind you to call mom at 5 pm"),
     ("take a note", "the bike lock is in the garage", "remember that the bike lock is in the garage"),
+    ("remind me", "at 5 pm to call mom", "remind you to call mom at 5 pm"),
 ])
 async def test_the_answer_to_penny_asking_for_a_missing_part_completes_the_request(tmp_path, request_, answer, want):
     """Penny asks what a half request lacks ("How long should the timer be?"); the answer alone does it."""

@@ -6,6 +6,7 @@ from datetime import timedelta
 from penny.plugins.base import Intent, Plugin, SkillResult, Tool
 from penny.plugins.speech import format_date, format_time
 
+
 def _one_day(slots: dict) -> bool:
     """The date of one day; "what's the date next week" is no question for the clock."""
     day = slots.get("day")
