@@ -108,13 +108,8 @@ class IntentRouter:
             if key in seen:
                 continue
             seen.add(key)
-            try:
-                if c.intent.accept and not c.intent.accept(c.slots):
-                    continue
-            except Exception:
-                log.exception("intent %s.%s: accept() failed", c.plugin, c.intent.name)
-                continue
-            yield c
+            if _hook(c, "accept", failed=False):
+                yield c
 
     def _recognize(self, said: str) -> list:
         """hassil's readings of `said`, kept for the turn: one utterance is routed several times (is it
@@ -140,7 +135,7 @@ class IntentRouter:
         for c in self.candidates(text):
             log.debug("routed %r -> %s.%s %s", text, c.plugin, c.intent.name, c.slots)
             return IntentMatch(c.plugin, c.intent.name, c.slots, normalize(text), c.intent.fallback, c.open_end,
-                               half=not _complete(c))
+                               half=not _hook(c, "complete", failed=True))
         return None
 
     def intent(self, match: IntentMatch) -> Intent | None:
@@ -154,12 +149,17 @@ class IntentRouter:
         return intent.handler if intent is not None else None
 
 
-def _complete(c: Candidate) -> bool:
-    try:
-        return c.intent.complete is None or bool(c.intent.complete(c.slots))
-    except Exception:
-        log.exception("intent %s.%s: complete() failed", c.plugin, c.intent.name)
+def _hook(c: Candidate, name: str, *, failed: bool) -> bool:
+    """The intent's `accept` or `complete` on the candidate's slots: True when it has none, `failed` (logged)
+    when it raises, so one broken plugin never takes routing down."""
+    hook = getattr(c.intent, name)
+    if hook is None:
         return True
+    try:
+        return bool(hook(c.slots))
+    except Exception:
+        log.exception("intent %s.%s: %s() failed", c.plugin, c.intent.name, name)
+        return failed
 
 
 def triggers(intents: Intents) -> dict[str, frozenset[str]] | None:
