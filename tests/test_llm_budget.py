@@ -105,3 +105,54 @@ def test_history_with_time_notes_is_cut_before_a_note_and_only_grows_at_its_end(
         previous = prompt + [{"role": "assistant", "content": f"answer {i} " + "y" * 60}]
         store.add_turn(Turn("s", f"t{i}", 1_800_000_000.0 + 60 * i, f"question {i}", f"answer {i} " + "y" * 60))
     assert regrown >= 39 * 2 // 3  # all but the turns that drop a block of history
+
+
+class CachingLLM:
+    """A local model with a prompt cache: every prompt it was sent, and how many it is reading now."""
+
+    name, model, supports_tools, caches_prompt = "cache", "c-1", False, True
+
+    def __init__(self):
+        self.calls: list[list[dict]] = []
+
+    async def stream(self, messages, tools=None):
+        from penny.core.events import TextDelta
+
+        self.calls.append(messages)
+        for w in ("Sure, ", "here ", "it ", "is."):
+            yield TextDelta(w)
+
+
+async def _ask(assistant, text: str) -> None:
+    async for _ in assistant.reply("s", text):
+        pass
+
+
+async def test_the_next_prompt_is_read_ahead_after_each_turn_by_a_local_model_only(tmp_path):
+    """The history window moved on: the model re-reads it while the user listens, not after the next question."""
+    import asyncio
+
+    from fixtures_llm import RecordingLLM
+    from fixtures_skills import make_config
+
+    from penny.core.assistant import Assistant
+
+    cfg = make_config()
+    cfg.memory.max_history_chars = 400
+    llm = CachingLLM()
+    a = Assistant(cfg, llm, None, MemoryStore(tmp_path / "m.db"))
+    for i in range(6):
+        await _ask(a, f"question {i} " + "x" * 80)
+        await asyncio.gather(*a._reading)
+    asked, ahead = llm.calls[0::2], llm.calls[1::2]
+    assert len(asked) == len(ahead) == 6
+    for sent, early in zip(asked[1:], ahead):  # each turn's prompt up to its question was read before it came
+        assert early[:-2] == sent[:-2] and early[-1] == {"role": "user", "content": "Hello."}
+    firsts = [next(m["content"] for m in sent if m["role"] == "user") for sent in asked]
+    assert firsts[-1] != firsts[1] == firsts[2]  # the window moved on once (a block of history was dropped)
+    await a.aclose()
+
+    cloud = RecordingLLM()  # no prompt cache (a cloud API): nothing extra is sent
+    b = Assistant(cfg, cloud, None, MemoryStore(tmp_path / "n.db"))
+    await _ask(b, "question")
+    assert len(cloud.calls) == 1 and not b._reading

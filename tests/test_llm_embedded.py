@@ -64,11 +64,12 @@ async def test_embedded_backend_starts_lazily_and_stops_cleanly():
     assert llm.server is None and await llm.list_models() == [llm.model]  # listing does not start it
     try:
         assert text_of([e async for e in llm.stream(Q)]).strip()
-        pid = llm.server.proc.pid
-        assert alive(pid)
+        pid, log_file = llm.server.proc.pid, llm.server.log_path
+        assert alive(pid) and log_file.is_file()
     finally:
         await llm.aclose()
     assert wait_dead(pid, 10)
+    assert not log_file.exists()  # one log file per start used to be left in /tmp
 
 
 async def test_embedded_server_restarts_once_after_it_dies():

@@ -10,7 +10,7 @@ from fixtures_skills import make_config, make_registry
 
 from penny.core.assistant import Assistant
 from penny.core.events import Hypothesis, ReplyDelta, ReplyDone, Transcript, TurnTrace
-from penny.core.understanding import choose, confidence, did_you_say, judge
+from penny.core.understanding import choose, confidence, did_you_say, judge, states
 from penny.memory.store import MemoryStore
 
 SURE, UNSURE = 0.6, 0.4
@@ -42,6 +42,27 @@ def test_confidence_from_whisper_measures():
 def test_judge(score, parses, read_only, action):
     u = judge("words", score, parses, read_only=read_only, sure=SURE, unsure=UNSURE)
     assert (u.action, u.confidence, u.parses, u.text) == (action, score, parses, "words")
+
+
+@pytest.mark.parametrize("text, stated", [
+    ("They can know.", True), ("We're finally called the king of the jungle.", True),
+    ("Very barely, not the time.", True), ("You wrote Romeo and Juliet.", True),
+    ("Why is the sky blue?", False), ("what's the capital of France", False),  # questions
+    ("Tell me a story about a dragon.", False), ("Let's play a game.", False),  # commands
+    ("I'm bored.", False), ("My back hurts.", False), ("Thank you.", False), ("Good morning!", False),
+    ("", False),
+])
+def test_states(text, stated):
+    assert states(text) is stated
+
+
+def test_a_statement_heard_below_sure_statement_is_confirmed():
+    kw = dict(read_only=False, sure=SURE, unsure=UNSURE)
+    assert judge("They can know.", 0.65, False, sure_statement=0.75, **kw).action == "confirm"
+    assert judge("They can know.", 0.3, False, sure_statement=0.75, **kw).action == "repeat"
+    assert judge("They can know.", 0.8, False, sure_statement=0.75, **kw).action == "act"
+    assert judge("They can know.", 0.65, False, **kw).action == "act"  # not a statement: `sure` decides
+    assert judge("Set a timer.", 0.65, True, sure_statement=0.75, **kw).action == "act"  # a request parses
 
 
 def _parses(text: str) -> bool:
@@ -108,6 +129,16 @@ async def test_medium_confidence_question_is_confirmed_then_answered(penny):
     reply, _ = await turn(a, "yes", LOW)  # a yes is taken even when heard poorly
     assert reply == "Paris is the capital." and len(llm.calls) == 1
     assert llm.calls[0][-1] == {"role": "user", "content": QUESTION}
+
+
+async def test_a_misheard_statement_is_asked_about_not_parroted(penny):
+    """"Take a note" heard as "they can know" (0.65): the LLM answered "They can know." (turns benchmark)."""
+    a, llm, _ = penny
+    lp = math.log(0.65)
+    reply, trace = await turn(a, "they can know.", lp)
+    assert reply == "Did you say: they can know?" and llm.calls == [] and trace.heard["action"] == "confirm"
+    reply, _ = await turn(a, "Tell me a joke.", lp)  # a command for the LLM at the same confidence: answered
+    assert len(llm.calls) == 1 and reply != "Did you say: Tell me a joke?"
 
 
 async def test_medium_confidence_timer_waits_for_yes(penny):

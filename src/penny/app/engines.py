@@ -125,6 +125,7 @@ class Engines:
             await session.close()
         if self.plugins is not None:
             await self.plugins.aclose()
+        await self.assistant.aclose()
         await self.llm.aclose()
         self.memory.close()
 

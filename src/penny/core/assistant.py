@@ -19,7 +19,7 @@ from penny.core.contracts import LLM
 from penny.core.events import (BackendSwitched, LLMServed, ReplyDelta, ReplyDone, TextDelta, Transcript,
                                TurnTrace)
 from penny.core.hearing import Hearing
-from penny.core.understanding import CERTAIN, Understanding, confidence, did_you_say, judge, split_name
+from penny.core.understanding import CERTAIN, Understanding, confidence, did_you_say, judge, split_name, states
 from penny.errors import LLMUnavailable, PennyError
 from penny.memory.store import MemoryStore, Turn
 from penny.intents.conversation import start_over, yes_or_no
@@ -37,6 +37,14 @@ CLARIFY_TTL_S = 60.0  # a "yes" much later than "Did you say ...?" confirms noth
 
 def time_note(t: float) -> dict:
     return {"role": "system", "content": f"It is now {time.strftime('%A %d %B %Y, %H:%M', time.localtime(t))}."}
+
+
+async def _first_token(llm: LLM, messages: list[dict]) -> None:
+    """Stream until the first words, then close: the server has read the whole prompt."""
+    async with contextlib.aclosing(llm.stream(messages)) as events:
+        async for ev in events:
+            if isinstance(ev, TextDelta):
+                break
 
 
 def system_prompt(cfg: PennyConfig) -> str:
@@ -58,6 +66,7 @@ class Assistant:
         self.plugins = plugins
         self.memory = memory
         self._clarify: dict[str, tuple[str, float]] = {}  # session -> (words asked about, when)
+        self._reading: set[asyncio.Task] = set()  # next prompts being read ahead (prepare)
         self.language = cfg.assistant.language
         self._english = languages.base(self.language) == "en"  # the time words of mentions_when are English
         self.hearing = Hearing(cfg, plugins)
@@ -97,8 +106,9 @@ class Assistant:
         near = self.plugins is not None and self.plugins.near_skill(command)
         # with no skills, a day or a time in the words is for the LLM (only skills' requests are misheard as such)
         timed = self.plugins is not None and not parses and self._english and mentions_when(command)
+        stated = not parses and self._english and states(command)  # "They can know." ("take a note" misheard)
         heard = judge(command, score, parses, read_only=read_only, sure=u.sure, unsure=u.unsure, rescored=rescored,
-                      near_skill=near, timed=timed)
+                      near_skill=near, timed=timed, sure_statement=u.sure_statement if stated else None)
         if u.suggest and not parses and self.plugins is not None:
             meant = self.plugins.suggest(command)
             if meant is not None:  # words close to a request Penny knows, not an open question: ask about it
@@ -123,12 +133,33 @@ class Assistant:
         """One short request at start-up: the model runs once, and llama.cpp-style servers keep the
         system prompt in their KV cache, so the first real turn only processes its new words."""
         try:
-            async with contextlib.aclosing(self.llm.stream(self.messages("", "Hello."))) as events:
-                async for ev in events:
-                    if isinstance(ev, TextDelta):
-                        break
+            await _first_token(self.llm, self.messages("", "Hello."))
         except PennyError as exc:
             log.warning("LLM warm-up failed: %s", exc)
+
+    def prepare(self, session_id: str) -> None:
+        """After a saved turn, while the user listens: the local model reads the next turn's prompt up to its
+        question now. When the history window has moved on (memory/window.py, adapters/llm/budget.py) the
+        next answer would otherwise wait while the whole history is read again: 0.5-0.8 s on 2 idle cores,
+        ~2 s in the echo soak (where the missed "Stop."s fell). Unchanged, the prefix is reused (~70 ms)."""
+        backend = getattr(self.llm, "active", self.llm)  # not the chain: a failure here must not cool it down
+        if not getattr(backend, "caches_prompt", False):  # a cloud API would bill the read, and keeps no state
+            return
+        task = asyncio.create_task(self._read_ahead(backend, self.messages(session_id, "Hello.")))
+        self._reading.add(task)
+        task.add_done_callback(self._reading.discard)
+
+    async def aclose(self) -> None:
+        """Stop reading ahead (before the LLM server stops)."""
+        for task in list(self._reading):
+            task.cancel()
+        await asyncio.gather(*self._reading, return_exceptions=True)
+
+    async def _read_ahead(self, llm: LLM, messages: list[dict]) -> None:
+        try:
+            await _first_token(llm, messages)
+        except Exception as exc:  # the next turn reports a backend that is down
+            log.debug("reading the next prompt ahead failed: %s", exc)
 
     async def reply(self, session_id: str, text: str, *, turn_id: str | None = None,
                     trace: TurnTrace | None = None, commit: asyncio.Event | None = None,
@@ -165,6 +196,7 @@ class Assistant:
                 self.memory.add_turn(Turn(session_id, turn_id, asked_at, text, "".join(parts).strip(),
                                           interrupted=not done, intent=trace.intent,
                                           backend=trace.backends.get("llm"), trace=trace.to_dict()))
+                self.prepare(session_id)
 
     async def _answer(self, session_id: str, text: str, trace: TurnTrace, commit: asyncio.Event | None,
                       heard: Understanding) -> AsyncIterator[str | BackendSwitched]:

@@ -268,6 +268,7 @@ class EmbeddedServer:
         else:
             proc.wait()
         _LIVE.discard(self)
+        self.log_path.unlink(missing_ok=True)  # a failed start already quoted it; left, one file per start piled up
 
     def log_tail(self, chars: int = 400) -> str:
         try:

@@ -65,6 +65,7 @@ class EmbeddedLLM:
 
     supports_tools = False  # SmolLM2 through llama_cpp.server's chat template: no function calling
     prefills = True  # a trailing assistant message is continued, not answered
+    caches_prompt = True  # llama.cpp keeps the last prompt's state: Assistant.prepare reads the next one ahead
     spoken_failure = "My built-in language model stopped working."
 
     def __init__(self, model_path: str | None = None, *, n_ctx: int = 2048, n_threads: int | None = None,
