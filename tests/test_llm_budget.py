@@ -128,8 +128,8 @@ async def _ask(assistant, text: str) -> None:
         pass
 
 
-async def test_the_next_prompt_is_read_ahead_after_each_turn_by_a_local_model_only(tmp_path):
-    """The history window moved on: the model re-reads it while the user listens, not after the next question."""
+async def test_the_next_prompt_is_read_ahead_when_the_user_starts_talking_by_a_local_model_only(tmp_path):
+    """The history window moved on: the model re-reads it while the user talks, not after their question."""
     import asyncio
 
     from fixtures_llm import RecordingLLM
@@ -142,17 +142,20 @@ async def test_the_next_prompt_is_read_ahead_after_each_turn_by_a_local_model_on
     llm = CachingLLM()
     a = Assistant(cfg, llm, None, MemoryStore(tmp_path / "m.db"))
     for i in range(6):
-        await _ask(a, f"question {i} " + "x" * 80)
+        a.prepare("s")  # speech started (core/pipeline.py)
+        a.prepare("s")  # and again, within the same utterance: the same prompt is not read twice
         await asyncio.gather(*a._reading)
-    asked, ahead = llm.calls[0::2], llm.calls[1::2]
+        await _ask(a, f"question {i} " + "x" * 80)
+    ahead, asked = llm.calls[0::2], llm.calls[1::2]
     assert len(asked) == len(ahead) == 6
-    for sent, early in zip(asked[1:], ahead):  # each turn's prompt up to its question was read before it came
+    for early, sent in zip(ahead, asked):  # each turn's prompt up to its question was read before it came
         assert early[:-2] == sent[:-2] and early[-1] == {"role": "user", "content": "Hello."}
-    firsts = [next(m["content"] for m in sent if m["role"] == "user") for sent in asked]
+    firsts = [next((m["content"] for m in sent if m["role"] == "user"), "") for sent in asked]
     assert firsts[-1] != firsts[1] == firsts[2]  # the window moved on once (a block of history was dropped)
     await a.aclose()
 
     cloud = RecordingLLM()  # no prompt cache (a cloud API): nothing extra is sent
     b = Assistant(cfg, cloud, None, MemoryStore(tmp_path / "n.db"))
+    b.prepare("s")
     await _ask(b, "question")
     assert len(cloud.calls) == 1 and not b._reading

@@ -107,6 +107,28 @@ async def test_general_question_is_answered_by_the_embedded_llm_through_streamin
     assert not turn.interrupted
 
 
+async def test_the_history_is_read_ahead_while_the_user_asks_again(engines, monkeypatch):
+    """Assistant.prepare at the second question's first sound: SmolLM2 reads the first exchange while the user
+    talks, so the question itself only adds its own words to the cached prompt."""
+    llm = engines.llm.active
+    calls: list[list[dict]] = []
+    real = llm.stream
+
+    def spy(messages, *args, **kw):
+        calls.append(messages)
+        return real(messages, *args, **kw)
+
+    monkeypatch.setattr(llm, "stream", spy)
+    first, second = load(synth_piper("What is the capital of France?")), load(synth_piper("Why is the sky blue?"))
+    turns = await run_turns(engines, np.concatenate([silence(0.3), first, silence(4.0), second, silence(1.5)]),
+                            realtime=True)
+    assert len(turns) == 2 and "sky" in turns[1].transcript.lower()
+    asked = [i for i, m in enumerate(calls) if m[-1]["content"] != "Hello."]
+    ahead = [i for i, m in enumerate(calls) if m[-1]["content"] == "Hello." and "France" in str(m)]
+    assert ahead and ahead[0] < asked[-1]  # read before the second question was asked
+    assert calls[ahead[0]][:-2] == calls[asked[-1]][:-2]  # the same prompt up to the question's time note
+
+
 class PlayingSink:
     """Plays in real time, like a speaker: drain() returns when the written audio would have ended."""
 

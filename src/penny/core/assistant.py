@@ -67,6 +67,7 @@ class Assistant:
         self.memory = memory
         self._clarify: dict[str, tuple[str, float]] = {}  # session -> (words asked about, when)
         self._reading: set[asyncio.Task] = set()  # next prompts being read ahead (prepare)
+        self._read: dict[str, int] = {}  # session -> the prompt prefix last read ahead
         self.language = cfg.assistant.language
         self._english = languages.base(self.language) == "en"  # the time words of mentions_when are English
         self.hearing = Hearing(cfg, plugins)
@@ -138,14 +139,24 @@ class Assistant:
             log.warning("LLM warm-up failed: %s", exc)
 
     def prepare(self, session_id: str) -> None:
-        """After a saved turn, while the user listens: the local model reads the next turn's prompt up to its
-        question now. When the history window has moved on (memory/window.py, adapters/llm/budget.py) the
-        next answer would otherwise wait while the whole history is read again: 0.5-0.8 s on 2 idle cores,
-        ~2 s in the echo soak (where the missed "Stop."s fell). Unchanged, the prefix is reused (~70 ms)."""
+        """The user started talking (core/pipeline.py): the local model reads this session's next prompt up to
+        its question while they speak, instead of after their words are heard. The last exchange is read
+        then (in 16-turn conversations the first words came 100 ms sooner at the median), and a history
+        window that moved on (memory/window.py, adapters/llm/budget.py) is read again whole (0.5-0.8 s on 2
+        idle cores, ~2 s in the echo soak). Not after each reply: the next speech may be another session's
+        (the turns benchmark's 2.2 s answers). Once per change of history."""
         backend = getattr(self.llm, "active", self.llm)  # not the chain: a failure here must not cool it down
         if not getattr(backend, "caches_prompt", False):  # a cloud API would bill the read, and keeps no state
             return
-        task = asyncio.create_task(self._read_ahead(backend, self.messages(session_id, "Hello.")))
+        messages = self.messages(session_id, "Hello.")
+        key = hash(str(messages[:-2]))  # the system prompt and the history; not the time note
+        if self._read.get(session_id) == key:
+            return
+        self._read.pop(session_id, None)
+        self._read[session_id] = key
+        if len(self._read) > 64:
+            self._read.pop(next(iter(self._read)))
+        task = asyncio.create_task(self._read_ahead(backend, messages))
         self._reading.add(task)
         task.add_done_callback(self._reading.discard)
 
@@ -196,7 +207,6 @@ class Assistant:
                 self.memory.add_turn(Turn(session_id, turn_id, asked_at, text, "".join(parts).strip(),
                                           interrupted=not done, intent=trace.intent,
                                           backend=trace.backends.get("llm"), trace=trace.to_dict()))
-                self.prepare(session_id)
 
     async def _answer(self, session_id: str, text: str, trace: TurnTrace, commit: asyncio.Event | None,
                       heard: Understanding) -> AsyncIterator[str | BackendSwitched]:

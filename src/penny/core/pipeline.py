@@ -69,6 +69,7 @@ class VoiceSession:
                                         self.wake, cfg.wake.follow_up_s)
         prompt = self.wake.prompt(cfg.stt.initial_prompt) if self.wake else None  # Whisper spells the name right
         self.playback = Playback(sink, engines.tts)
+        self.assistant = engines.assistant
         self.turns = Turns(TurnContext(engines, self.session_id, self.playback, prompt or cfg.stt.initial_prompt,
                                        self._answered), TurnRunner if streaming else SequentialTurn)
         self._stream_t = 0.0  # seconds of user audio fed so far
@@ -178,6 +179,8 @@ class VoiceSession:
             if self.speaking and self._barge_in_allowed():
                 log.info("barge-in at %.2fs", ev.t)
                 await self._barge_in()
+            elif not self.speaking:
+                self.assistant.prepare(self.session_id)  # the LLM reads the history while the user talks
         elif isinstance(ev, SilenceStarted):
             heard, cont = self._goes_on(_utterance(ev))
             span = (heard.start_t, ev.t)
