@@ -1,5 +1,7 @@
 """What of a long conversation reaches the LLM: bounded, and cut so the prompt's beginning stays the same
 from turn to turn (llama.cpp reuses its cached prompt) until a whole block is dropped at once."""
+from fixtures_llm import RecordingLLM
+
 from penny.adapters.llm.budget import PromptBudget
 from penny.memory.store import MemoryStore, Turn
 from penny.memory.window import window_start
@@ -107,20 +109,10 @@ def test_history_with_time_notes_is_cut_before_a_note_and_only_grows_at_its_end(
     assert regrown >= 39 * 2 // 3  # all but the turns that drop a block of history
 
 
-class CachingLLM:
-    """A local model with a prompt cache: every prompt it was sent, and how many it is reading now."""
+class CachingLLM(RecordingLLM):
+    """A local model with a prompt cache (as the embedded one): every prompt it was sent."""
 
-    name, model, supports_tools, caches_prompt = "cache", "c-1", False, True
-
-    def __init__(self):
-        self.calls: list[list[dict]] = []
-
-    async def stream(self, messages, tools=None):
-        from penny.core.events import TextDelta
-
-        self.calls.append(messages)
-        for w in ("Sure, ", "here ", "it ", "is."):
-            yield TextDelta(w)
+    caches_prompt = True
 
 
 async def _ask(assistant, text: str) -> None:
@@ -132,7 +124,6 @@ async def test_the_next_prompt_is_read_ahead_when_the_user_starts_talking_by_a_l
     """The history window moved on: the model re-reads it while the user talks, not after their question."""
     import asyncio
 
-    from fixtures_llm import RecordingLLM
     from fixtures_skills import make_config
 
     from penny.core.assistant import Assistant
@@ -146,9 +137,10 @@ async def test_the_next_prompt_is_read_ahead_when_the_user_starts_talking_by_a_l
         a.prepare("s")  # and again, within the same utterance: the same prompt is not read twice
         await asyncio.gather(*a._reading)
         await _ask(a, f"question {i} " + "x" * 80)
-    ahead, asked = llm.calls[0::2], llm.calls[1::2]
-    assert len(asked) == len(ahead) == 6
-    for early, sent in zip(ahead, asked):  # each turn's prompt up to its question was read before it came
+    # A new conversation has nothing to read ahead (its system prompt is cached since start-up).
+    asked, ahead = llm.calls[:1] + llm.calls[2::2], llm.calls[1::2]
+    assert len(asked) == 6 and len(ahead) == 5
+    for early, sent in zip(ahead, asked[1:]):  # each turn's prompt up to its question was read before it came
         assert early[:-2] == sent[:-2] and early[-1] == {"role": "user", "content": "Hello."}
     firsts = [next((m["content"] for m in sent if m["role"] == "user"), "") for sent in asked]
     assert firsts[-1] != firsts[1] == firsts[2]  # the window moved on once (a block of history was dropped)

@@ -144,11 +144,13 @@ class Assistant:
         then (in 16-turn conversations the first words came 100 ms sooner at the median), and a history
         window that moved on (memory/window.py, adapters/llm/budget.py) is read again whole (0.5-0.8 s on 2
         idle cores, ~2 s in the echo soak). Not after each reply: the next speech may be another session's
-        (the turns benchmark's 2.2 s answers). Once per change of history."""
+        (the turns benchmark's 2.2 s answers). Once per change of history; none before there is any."""
         backend = getattr(self.llm, "active", self.llm)  # not the chain: a failure here must not cool it down
         if not getattr(backend, "caches_prompt", False):  # a cloud API would bill the read, and keeps no state
             return
         messages = self.messages(session_id, "Hello.")
+        if len(messages) <= 3:  # no history yet: the system prompt is read once and stays (warm)
+            return
         key = hash(str(messages[:-2]))  # the system prompt and the history; not the time note
         if self._read.get(session_id) == key:
             return
