@@ -62,7 +62,13 @@ class Bench:
         return self.clock.now()
 
     async def reset(self, ask: corpus.Ask) -> None:
-        """Every clip starts from the same world: seeded calendar and notes, no timers, no open question."""
+        """Every clip starts from the same world: seeded calendar and notes, no timers, no open question, and
+        a phrase cache holding only what Penny pre-warms (a reply another clip or rule made would be spoken
+        from the cache: the turns benchmark ran its three rules on each clip in turn, so the third spoke most
+        replies without synthesizing them)."""
+        forget = getattr(self.engines.tts, "forget", None)  # absent with tts.cache.enabled off
+        if forget is not None:
+            forget(self.engines.warm_phrases)
         timers = self.plugins["timers"]
         timers.state.items.clear()
         timers.state.save()

@@ -57,10 +57,12 @@ def test_first_clause_comes_early_then_whole_sentences():
     text = ("Well, the weather today looks sunny, with a high of 20°C. "
             "Later, clouds roll in, and it may rain, so take a coat.")
     assert stream(text) == [
-        "Well, the weather today looks sunny,",
-        "with a high of twenty degrees Celsius.",
+        "Well,",  # an opening word is said on its own: the voice starts at once, the pause stays
+        "the weather today looks sunny, with a high of twenty degrees Celsius.",
         "Later, clouds roll in, and it may rain, so take a coat.",
     ]
+    assert stream("So, the weather today looks sunny, with a high of 20°C.") == [
+        "So, the weather today looks sunny,", "with a high of twenty degrees Celsius."]
 
 
 def test_first_clause_is_emitted_before_the_sentence_ends():
@@ -153,7 +155,9 @@ def test_ordinals_and_years():
     ("Salt and pepper are good.", "Salt and pepper are good."),
     ("I set a timer for ten minutes and it runs.", "I set a timer for ten minutes and it runs."),
     # A comma after one word is no clause; the joining word still starts the voice early.
-    ("Sure, I can do that with pleasure and right now.", "Sure, I can do that"),
+    ("Indeed, I can do that with pleasure and right now.", "Indeed, I can do that"),
+    # ...unless the word opens a reply on its own ("Okay, | timer set for ten minutes.").
+    ("Sure, I can do that with pleasure and right now.", "Sure,"),
 ])
 def test_a_long_first_sentence_starts_at_a_joining_word(text, first):
     whole = SentenceSplitter()
@@ -164,3 +168,17 @@ def test_a_long_first_sentence_starts_at_a_joining_word(text, first):
     assert (out + streamed.flush())[0] == first
     later = SentenceSplitter()
     assert later.feed("Okay. " + text)[:1] == ["Okay."]  # only the first chunk of a reply is cut early
+
+
+@pytest.mark.parametrize("text, pieces", [
+    ("Okay, timer set for ten minutes.", ["Okay,", "timer set for ten minutes."]),
+    ("Okay, I'll remember that you parked on level 3.", ["Okay,", "I'll remember that you parked on level three."]),
+    ("No, 5 is bigger.", ["No, five is bigger."]),  # a number after the comma: no clause break
+    ("Okay. Timer set.", ["Okay.", "Timer set."]),
+])
+def test_an_opening_word_is_said_on_its_own(text, pieces):
+    assert stream(text) == pieces
+
+
+def test_opening_words_are_english_only():
+    assert stream("Okay, timer set for ten minutes.", language="de") == ["Okay, timer set for ten minutes."]

@@ -227,3 +227,19 @@ async def test_memory_cache_is_bounded_in_bytes():
         await say(tts, f"Phrase number {i} is here.")  # ~100 kB of float32 audio each
     assert 0 < tts._memory_bytes <= 200_000 and len(tts._memory) < 10
     assert tts.lookup("Phrase number 9 is here.") is not None
+
+
+async def test_forget_keeps_only_the_given_phrases_in_memory_and_on_disk(tmp_path):
+    engine = ToneTTS()
+    tts = CachedTTS(engine, DiskCache(tmp_path))
+    for text in ("Okay,", "One moment.", "It's 8:17 am."):
+        await say(tts, text)
+    tts.forget(["Okay,", "One  moment."])  # the keys are normalised like the texts
+    assert tts.lookup("It's 8:17 am.") is None
+    assert tts.lookup("Okay,") is not None and tts.lookup("One moment.") is not None
+    assert tts._memory_bytes == sum(c.samples.nbytes for c in tts._memory.values())
+    fresh = CachedTTS(engine, DiskCache(tmp_path))  # the disk store lost the same entry
+    assert fresh.lookup("It's 8:17 am.") is None and fresh.lookup("Okay,") is not None
+    assert fresh.disk._size == sum(size for _, size, _ in fresh.disk._entries())
+    await say(tts, "It's 8:17 am.")
+    assert engine.calls == 4  # made again

@@ -124,6 +124,7 @@ class TTSCacheConfig(Section):
     prewarm: list[str] = Field(
         default_factory=lambda: [
             "Hi, I'm Penny. How can I help?",
+            "Okay,",  # how most skills' confirmations begin, said on its own (core/sentences.py)
             "One moment.",
             "Sorry, I didn't catch that.",
             "I can't reach my language model right now.",

@@ -71,7 +71,12 @@ class Engines:
     async def _warm_tts(self) -> None:
         await self.tts.warmup()
         if self.cfg.tts.cache.enabled:
-            await self.tts.prewarm(self.cfg.tts.cache.prewarm + [self.cfg.assistant.filler_phrase, "Yes?"])
+            await self.tts.prewarm(self.warm_phrases)
+
+    @property
+    def warm_phrases(self) -> list[str]:
+        """What the phrase cache holds from start-up: the configured phrases, the filler, the answer to a bare name."""
+        return [*self.cfg.tts.cache.prewarm, self.cfg.assistant.filler_phrase, "Yes?"]
 
     @property
     def turn_end_model(self) -> TurnEndModel | None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
-from typing import Awaitable
+from typing import Coroutine
 
 from penny.core.continuation import Continuation, Utterance
 from penny.core.events import StageEvent, TurnTrace
@@ -102,8 +102,10 @@ class Turns:
             turn.trace.record(StageEvent(turn.trace.turn_id, "speech", "end", speech[1]))
         return turn
 
-    def _run(self, turn: TurnRunner, work: Awaitable[None]) -> asyncio.Task[None]:
+    def _run(self, turn: TurnRunner, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(turn.run(work))
+        # A speculation dropped before its task ran never starts `work`: close it ("never awaited" otherwise).
+        task.add_done_callback(lambda _: work.close())
         if not turn.out.held:
             self.task, self.turn_id = task, turn.trace.turn_id
         return task

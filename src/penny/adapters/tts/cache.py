@@ -130,6 +130,13 @@ class DiskCache:
         if self._size > self.max_bytes:
             self.evict()
 
+    def retain(self, digests: set[str]) -> None:
+        """Delete every entry but these."""
+        for _, size, path in self._entries():
+            if path.stem not in digests:
+                _unlink(path)
+                self._size -= size
+
     def evict(self, target: float = 0.8) -> None:
         """Delete least-recently-used entries until the store is under target * max_bytes."""
         entries = sorted(self._entries(clean=True))
@@ -247,6 +254,15 @@ class CachedTTS:
                 except OSError as exc:
                     log.warning("TTS cache write failed: %s", exc)
             self.stats["stored"] += 1
+
+    def forget(self, keep: Iterable[str] = ()) -> None:
+        """Drop every cached phrase but `keep`, in memory and on disk (`penny bench --turns`: each clip
+        starts where a fresh install does, with only the phrases Penny pre-warms)."""
+        kept = {(self.inner.cache_key(), normalise(text, self.language)) for text in keep}
+        for key in [k for k in self._memory if k not in kept]:
+            self._memory_bytes -= self._memory.pop(key).samples.nbytes
+        if self.disk is not None:
+            self.disk.retain({_digest(*key) for key in kept})
 
     async def prewarm(self, phrases: Iterable[str]) -> int:
         """Make sure each phrase is cached (synthesizing what is missing); returns how many are ready."""
