@@ -180,5 +180,6 @@ def test_an_opening_word_is_said_on_its_own(text, pieces):
     assert stream(text) == pieces
 
 
-def test_opening_words_are_english_only():
+def test_opening_words_are_english_only_and_for_streamed_replies():
     assert stream("Okay, timer set for ten minutes.", language="de") == ["Okay, timer set for ten minutes."]
+    assert split_sentences("Okay, timer set for ten minutes.") == ["Okay, timer set for ten minutes."]  # penny say

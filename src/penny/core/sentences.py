@@ -51,8 +51,9 @@ class SentenceSplitter:
     """feed(delta) -> chunks ready now; flush() -> the rest. One splitter per reply."""
 
     def __init__(self, *, first_clause_words: int = 4, max_chars: int = 220, hard_max_chars: int = 400,
-                 language: str = "en"):
+                 language: str = "en", openers: bool = True):
         self.first_clause_words = first_clause_words
+        self.openers = openers  # an opening "Okay," may be the first chunk
         self.language = language
         self.max_chars = max_chars
         self.hard_max_chars = hard_max_chars
@@ -116,7 +117,7 @@ class SentenceSplitter:
         return found
 
     def _opener(self, text: str, ch: str) -> bool:
-        return ch == "," and self.language.split("-")[0] == "en" and text.strip().lower() in _OPENERS
+        return self.openers and ch == "," and self.language.split("-")[0] == "en" and text.strip().lower() in _OPENERS
 
     def _first_joint(self, text: str) -> int | None:
         """A long first sentence without a comma starts sooner: cut before a joining word ("The weather
@@ -189,5 +190,5 @@ class SentenceSplitter:
 
 def split_sentences(text: str, language: str = "en") -> list[str]:
     """Whole text at once -> speakable chunks (for `penny say` and tests)."""
-    s = SentenceSplitter(first_clause_words=10**6, language=language)
+    s = SentenceSplitter(first_clause_words=10**6, language=language, openers=False)
     return s.feed(text) + s.flush()
