@@ -1,8 +1,8 @@
 """Incremental splitter: streamed LLM text in, speakable chunks out as early as is safe.
 
-The first chunk of a reply may end at a clause (a comma after a few words, or after an opening "Okay,")
-so the voice starts early; after that, whole sentences. A boundary is only taken once the character after it has
-been seen, so "3." followed later by "5" never splits. Code fences are dropped whole.
+The first chunk of a reply may end at a clause (a comma after a few words, or after an opening
+"Okay,") so the voice starts early; after that, whole sentences. A boundary is only taken once the
+character after it has been seen, so "3." followed later by "5" never splits. Code fences are dropped whole.
 """
 from __future__ import annotations
 
