@@ -99,18 +99,40 @@ def test_free_words_at_the_end_hold_the_pause_in_an_unfinished_voice():
     assert judged("model", 0.9, 220, note, OPEN)[0] == Verdict("model")  # a finished voice ends it
 
 
-def test_a_whole_skill_request_in_an_unfinished_voice_ends_after_the_fast_pause():
-    """"Set a timer for ninety seconds." read by a voice the model calls unfinished (p 0.01 on Piper's)."""
-    assert judged("model", 0.1, 320, "Set a timer for 90 seconds.", CLOSED)[0] == Verdict("semantic")
-    assert judged("model", 0.1, 250, "Set a timer for 90 seconds.", CLOSED)[0] == Verdict()
+@pytest.mark.parametrize("words, ended", [
+    ("Take a note: buy batteries, light bulbs, and tape.", True),
+    ("Take a note, buy batteries, light bulbs and tape.", True),
+    ("Remember eggs, milk, or bread!", True),
+    ("Take a note: buy batteries, light bulbs,", False),
+    ("Take a note: buy batteries.", False),
+    ("Take a note: the keys are between the sofa and the wall.", False),
+    ("Take a note: call mom, and dad", False)])
+def test_a_list_said_to_its_last_item_has_ended(words, ended):
+    """"Take a note: buy batteries, ... light bulbs, ... and tape." in a voice Smart Turn calls unfinished
+    waited out max_pause_ms (1.6 s) after "and tape." (turns benchmark); a note's free words still may go on."""
+    heard = Understanding(words, "act", 0.9, True, open_end=True)
+    assert shape(heard, words) == (CLOSED if ended else OPEN)
+    want = Verdict("semantic") if ended else Verdict(hold_ms=1600)
+    assert judged("model", 0.1, 220, words, shape(heard, words))[0] == want
+
+
+def test_a_whole_skill_request_in_an_unfinished_voice_ends_after_its_own_pause():
+    """"Set a timer for ninety seconds." read by a voice the model calls unfinished (p 0.01 on Piper's):
+    whole_end_silence_ms (200), not the text rule's fast_end_silence_ms (300)."""
+    assert judged("model", 0.1, 220, "Set a timer for 90 seconds.", CLOSED)[0] == Verdict("semantic")
+    assert judged("model", 0.1, 150, "Set a timer for 90 seconds.", CLOSED)[0] == Verdict()
     assert judged("model", 0.1, 400, "Tell me a story about a dragon.")[0] == Verdict()  # the silence rule
+    slower = judged("model", 0.1, 320, "Set a timer for 90 seconds.", CLOSED, whole_end_silence_ms=350)[0]
+    assert slower == Verdict()
+    assert judged("model", 0.1, 450, "Set a timer for 90 seconds.", CLOSED, whole_end_silence_ms=0)[0] == Verdict()
+    assert judged("text", 0.1, 220, "Set a timer for 90 seconds.")[0] == Verdict()  # the text rule keeps 300
 
 
-def test_a_whole_question_for_the_llm_in_an_unfinished_voice_ends_after_the_fast_pause():
+def test_a_whole_question_for_the_llm_in_an_unfinished_voice_ends_after_its_own_pause():
     """Smart Turn hears most of the turns corpus' questions as unfinished (p 0.03-0.13): "Why is the sky blue?"
     waited out the 500 ms silence rule. A request that may go on ("Tell me a story about ...") still does."""
-    assert judged("model", 0.1, 320, "Hey Penny. Why is the sky blue?", QUESTION)[0] == Verdict("semantic")
-    assert judged("model", 0.1, 250, "Hey Penny. Why is the sky blue?", QUESTION)[0] == Verdict()
+    assert judged("model", 0.1, 220, "Hey Penny. Why is the sky blue?", QUESTION)[0] == Verdict("semantic")
+    assert judged("model", 0.1, 150, "Hey Penny. Why is the sky blue?", QUESTION)[0] == Verdict()
     assert judged("model", 0.1, 400, "What's the...", QUESTION)[0] == Verdict(hold_ms=1600)  # trails off
 
 

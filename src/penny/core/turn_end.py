@@ -8,10 +8,11 @@
   request its skill says still lacks something, Intent.complete: "remind me to call mom in forty,"):
   the turn ends after `model_end_silence_ms`. Words that trail off or are half a request ("set a timer
   for... um", "add eggs" with no list yet), words Penny would ask about, or an unfinished voice with words
-  that don't read finished or end in a free slot ("take a note: buy batteries,"): the pause may last up
+  that don't read finished or end in a free slot ("take a note: buy batteries,"; a list said to its last
+  item, "..., light bulbs, and tape.", has ended): the pause may last up
   to `max_pause_ms` before it ends the turn, so a thinking pause or a list is not cut off. Finished words
   in an unfinished voice: a whole skill request, or a whole question for the LLM ("Why is the sky blue?"),
-  ends after `fast_end_silence_ms` (on the turns benchmark's synthetic voices the model calls a quarter of
+  ends after `whole_end_silence_ms` (on the turns benchmark's synthetic voices the model calls a quarter of
   finished commands and most questions unfinished); anything else, the silence rule (`end_silence_ms`).
   Until the words are understood and the model has heard the pause, the silence rule waits for them
   (core/pipeline.py): on a slow machine it ended "take a note, uh," before the words showed it unfinished.
@@ -52,6 +53,16 @@ def looks_complete(text: str) -> bool:
     return bool(t) and t[-1] in ".?!" and not trails_off(t)
 
 
+# The last item of a list, said: "buy batteries, light bulbs, and tape." (two items before it, at least one comma).
+_LAST_ITEM = re.compile(r"[^,.!?:;]+,[^,.!?:;]+,?\s+(?:and|or)\s+[^,.!?:;]+[.!]\s*$", re.I)
+
+
+def ends_list(text: str) -> bool:
+    """The words close a list with its last item ("..., light bulbs, and tape."): a note's free words that
+    have ended, not "... between the sofa and the wall." (English)."""
+    return bool(_LAST_ITEM.search(text.strip()))
+
+
 # How the understood words end (TurnRunner.shape): half a request, or words Penny would ask about (the first
 # half of a request heard alone: "Did you say: Add milk in?"); a request ending in free words (a note's
 # text: more may follow); a whole skill request; a whole question for the LLM. "": anything else (for the LLM:
@@ -66,7 +77,7 @@ def shape(heard: Understanding, words: str = "") -> str:
         return HALF
     if not heard.parses:
         return QUESTION if asks(heard.text) and words.rstrip().endswith("?") else ""
-    return OPEN if heard.open_end else CLOSED
+    return OPEN if heard.open_end and not ends_list(words or heard.text) else CLOSED
 
 
 @dataclass(frozen=True)
@@ -123,8 +134,8 @@ class TurnEnd:
             self.held = True  # mid-thought: wait for the rest
             return Verdict(hold_ms=cfg.max_pause_ms)
         if not voice_done:  # the words read finished, the voice does not
-            if shape in (CLOSED, QUESTION) and cfg.fast_end_silence_ms > 0:
-                return Verdict("semantic" if silence_ms >= cfg.fast_end_silence_ms else None)
+            if shape in (CLOSED, QUESTION) and cfg.whole_end_silence_ms > 0:
+                return Verdict("semantic" if silence_ms >= cfg.whole_end_silence_ms else None)
             return Verdict()  # the silence rule decides
         return Verdict("model" if silence_ms >= cfg.model_end_silence_ms else None)
 
