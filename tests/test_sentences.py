@@ -73,10 +73,18 @@ def test_first_clause_is_emitted_before_the_sentence_ends():
     assert out == []  # "Sure thing," is only two words: too short to say on its own
     s = SentenceSplitter()
     out = []
-    for ch in "The forecast for today says, ":
+    for ch in "The forecast for today says,":
         out += s.feed(ch)
-    assert out == []  # the next character decides ("May, 2024" is not a clause break)
-    assert s.feed("i") == ["The forecast for today says,"]
+    assert out == []  # "says,1" would not be a clause break: the next character decides
+    assert s.feed(" ") == ["The forecast for today says,"]  # the claims guard hands on text up to that space
+
+
+@pytest.mark.parametrize("text", ["We met on the 2nd of May, ", "It opened on March 5, ", "The answer is 10, "])
+def test_a_comma_a_number_may_follow_waits_for_the_next_word(text):
+    s = SentenceSplitter()
+    assert s.feed(text) == []  # "May, 2024" and "5, 2024" are not clause breaks
+    assert s.feed("2024 was") == []
+    assert s.feed(" fine. ") == [speakable(f"{text}2024 was fine.")]
 
 
 def test_nothing_is_emitted_until_the_boundary_is_certain():
@@ -173,13 +181,29 @@ def test_a_long_first_sentence_starts_at_a_joining_word(text, first):
 @pytest.mark.parametrize("text, pieces", [
     ("Okay, timer set for ten minutes.", ["Okay,", "timer set for ten minutes."]),
     ("Okay, I'll remember that you parked on level 3.", ["Okay,", "I'll remember that you parked on level three."]),
-    ("No, 5 is bigger.", ["No, five is bigger."]),  # a number after the comma: no clause break
     ("Okay. Timer set.", ["Okay.", "Timer set."]),
 ])
 def test_an_opening_word_is_said_on_its_own(text, pieces):
     assert stream(text) == pieces
 
 
+def test_no_clause_break_before_a_number():
+    s = SentenceSplitter()
+    out = s.feed("No,") + s.feed(" 5") + s.feed(" is bigger.")  # as tokens come: the space with the number
+    assert out + s.flush() == ["No, five is bigger."]
+
+
 def test_opening_words_are_english_only_and_for_streamed_replies():
     assert stream("Okay, timer set for ten minutes.", language="de") == ["Okay, timer set for ten minutes."]
     assert split_sentences("Okay, timer set for ten minutes.") == ["Okay, timer set for ten minutes."]  # penny say
+
+
+def test_a_clause_the_claims_guard_lets_through_is_spoken_at_once():
+    from penny.core.claims import ClaimGuard, Ledger
+
+    guard, s = ClaimGuard(Ledger()), SentenceSplitter()
+    out = []
+    for token in ["The", " capital", " of", " Canada", " is", " Ottawa", ",", " and", " the", " friends"]:
+        out += s.feed(guard.feed(token))
+        if token == " and":  # the guard hands on "... Ottawa, " and keeps "and" until its clause ends
+            assert out == ["The capital of Canada is Ottawa,"]

@@ -31,6 +31,8 @@ _JOINT = re.compile(r"\s(?=(?:with|and|but|because|so|which|while|where|although
 # A reply's opening word that is said on its own before a pause ("Okay, | timer set for ten minutes."): spoken
 # alone it starts the voice at once (the rest is made while it plays) and the pause stays as long (Piper: the
 # comma's pause 250 ms in the whole sentence, 266-284 ms between the two pieces). English only.
+_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 _OPENERS = {"okay", "ok", "sure", "alright", "yes", "no", "sorry", "done", "well", "right", "great", "hmm"}
 
 
@@ -40,6 +42,14 @@ def _token_before(text: str, i: int) -> str:
     while j > 0 and not text[j - 1].isspace() and text[j - 1] not in "([{\"'“‘*_":
         j -= 1
     return text[j:i]
+
+
+def _runs_on(word: str) -> bool:
+    """May a number after this word's comma belong to it ("May, 2024", "5, 2024")? Elsewhere a clause mark
+    followed by a space ends the clause at once: the claims guard hands text on only up to that space, so
+    waiting for the next character would wait for its next clause."""
+    w = word.lower().strip("\"'([{")
+    return not w or w[-1].isdigit() or w in _MONTHS
 
 
 def _at_line_start(text: str, start: int) -> bool:
@@ -160,7 +170,7 @@ class SentenceSplitter:
             k = j
             while k < limit and buf[k].isspace():
                 k += 1
-            if k >= limit and not final:
+            if k >= limit and not final and _runs_on(_token_before(buf, i)):
                 return None  # "May, 2024" must not be cut: see what follows first
             if k < limit and buf[k].isdigit():
                 return False

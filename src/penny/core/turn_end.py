@@ -13,7 +13,9 @@
   to `max_pause_ms` before it ends the turn, so a thinking pause or a list is not cut off. Finished words
   in an unfinished voice: a whole skill request, or a whole question for the LLM ("Why is the sky blue?"),
   ends after `whole_end_silence_ms` (on the turns benchmark's synthetic voices the model calls a quarter of
-  finished commands and most questions unfinished); anything else, the silence rule (`end_silence_ms`).
+  finished commands and most questions unfinished); other finished words ("Tell me a story about a
+  lighthouse keeper.", which may go on) after the text rule's `fast_end_silence_ms`, never later than that
+  rule would end them (it had waited out the silence rule, 500 ms: a fifth of the LLM requests).
   Until the words are understood and the model has heard the pause, the silence rule waits for them
   (core/pipeline.py): on a slow machine it ended "take a note, uh," before the words showed it unfinished.
 """
@@ -66,7 +68,7 @@ def ends_list(text: str) -> bool:
 # How the understood words end (TurnRunner.shape): half a request, or words Penny would ask about (the first
 # half of a request heard alone: "Did you say: Add milk in?"); a request ending in free words (a note's
 # text: more may follow); a whole skill request; a whole question for the LLM. "": anything else (for the LLM:
-# "Tell me a story about a lighthouse keeper." may go on).
+# "Tell me a story about a lighthouse keeper." may go on, so it waits a little longer).
 HALF, OPEN, CLOSED, QUESTION = "half", "open", "closed", "question"
 
 
@@ -134,8 +136,9 @@ class TurnEnd:
             self.held = True  # mid-thought: wait for the rest
             return Verdict(hold_ms=cfg.max_pause_ms)
         if not voice_done:  # the words read finished, the voice does not
-            if shape in (CLOSED, QUESTION) and cfg.whole_end_silence_ms > 0:
-                return Verdict("semantic" if silence_ms >= cfg.whole_end_silence_ms else None)
+            wait = cfg.whole_end_silence_ms if shape in (CLOSED, QUESTION) else cfg.fast_end_silence_ms
+            if wait > 0:  # words that may go on ("Tell me a story about a dragon.") wait as the text rule does
+                return Verdict("semantic" if silence_ms >= wait else None)
             return Verdict()  # the silence rule decides
         return Verdict("model" if silence_ms >= cfg.model_end_silence_ms else None)
 

@@ -87,6 +87,7 @@ def doctor_checks(cfg, loaded: TurnEndModel | None = None) -> list:
     where = getattr(model, "path", None)
     return [Check("turn", OK, f"rule model: {model.name}{f' ({where})' if where else ''}, {ms:.0f} ms per "
                                   f"decision (measured), done at p ≥ {vcfg.turn_model_threshold}: the turn ends after "
-                                  f"{vcfg.model_end_silence_ms} ms ({vcfg.whole_end_silence_ms} ms for a whole "
-                                  f"request in a voice it calls unfinished), a pause may last up to "
-                                  f"{vcfg.max_pause_ms} ms", required=False)]
+                                  f"{vcfg.model_end_silence_ms} ms (in a voice it calls unfinished: "
+                                  f"{vcfg.whole_end_silence_ms} ms for a whole request, {vcfg.fast_end_silence_ms} "
+                                  f"ms for other finished words), a pause may last up to {vcfg.max_pause_ms} ms",
+                 required=False)]
