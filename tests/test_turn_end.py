@@ -125,6 +125,9 @@ def test_a_whole_skill_request_in_an_unfinished_voice_ends_after_its_own_pause()
     assert judged("model", 0.1, 250, "Tell me a story about a dragon.")[0] == Verdict()  # it may go on: 300 ms
     assert judged("model", 0.1, 320, "Tell me a story about a dragon.")[0] == Verdict("semantic")
     assert judged("model", 0.1, 320, "Tell me a story about a dragon.", fast_end_silence_ms=0)[0] == Verdict()
+    assert judged("model", 0.1, 320, "Hey Penny. Tell me a story about a dragon.")[0] == Verdict("semantic")
+    # pieces heard apart: "add eggs, [600 ms] milk, [450 ms] and bread ..." was cut after "milk" (turns benchmark)
+    assert judged("model", 0.1, 460, "Hey Penny. Add eggs. Milk.")[0] == Verdict()  # the silence rule
     slower = judged("model", 0.1, 320, "Set a timer for 90 seconds.", CLOSED, whole_end_silence_ms=350)[0]
     assert slower == Verdict()
     assert judged("model", 0.1, 450, "Set a timer for 90 seconds.", CLOSED, whole_end_silence_ms=0)[0] == Verdict()

@@ -65,6 +65,17 @@ def ends_list(text: str) -> bool:
     return bool(_LAST_ITEM.search(text.strip()))
 
 
+_SENTENCES = re.compile(r"[^.!?]+[.!?]*")
+
+
+def one_sentence(text: str) -> bool:
+    """One sentence of three words or more, after at most a greeting ("Hey Penny."): not pieces Whisper heard
+    apart ("Hey Penny. Add eggs. Milk."), which the list's next item may still join."""
+    said = [_WORDS.findall(s.lower()) for s in _SENTENCES.findall(text)]
+    said = [w for w in said if w]
+    return bool(said) and len(said[-1]) >= 3 and sum(len(w) for w in said[:-1]) <= 2
+
+
 # How the understood words end (TurnRunner.shape): half a request, or words Penny would ask about (the first
 # half of a request heard alone: "Did you say: Add milk in?"); a request ending in free words (a note's
 # text: more may follow); a whole skill request; a whole question for the LLM. "": anything else (for the LLM:
@@ -136,8 +147,11 @@ class TurnEnd:
             self.held = True  # mid-thought: wait for the rest
             return Verdict(hold_ms=cfg.max_pause_ms)
         if not voice_done:  # the words read finished, the voice does not
-            wait = cfg.whole_end_silence_ms if shape in (CLOSED, QUESTION) else cfg.fast_end_silence_ms
-            if wait > 0:  # words that may go on ("Tell me a story about a dragon.") wait as the text rule does
+            if shape in (CLOSED, QUESTION):
+                wait = cfg.whole_end_silence_ms
+            else:  # words that may go on ("Tell me a story about a dragon.") wait as the text rule does, if one
+                wait = cfg.fast_end_silence_ms if one_sentence(words) else 0  # sentence, not "Add eggs. Milk."
+            if wait > 0:
                 return Verdict("semantic" if silence_ms >= wait else None)
             return Verdict()  # the silence rule decides
         return Verdict("model" if silence_ms >= cfg.model_end_silence_ms else None)
